@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SERVICES := $(PY) -m config.services exec --
+
+.PHONY: install run test bench lint browser clean-var
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) -m config.services run
+
+# Debian's chromium drives the browser tests (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "安装 Debian chromium（浏览器测试需要）…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
+	$(PY) -m ruff check .
+	DEBUG=1 $(SERVICES) $(PY) manage.py makemigrations --check --dry-run
+	$(SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(SERVICES) $(PY) -m bench $(BENCH_ARGS)
+
+lint: install
+	$(PY) -m ruff check .
+
+clean-var:
+	rm -rf var

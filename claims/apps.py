@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class ClaimsConfig(AppConfig):
+    name = "claims"
+    verbose_name = "结算与基金监管"
+
+    def ready(self):
+        from poverty_registry.roles import sync_roles
+
+        from .audit import install_triggers
+
+        # claims is the last of our apps: by its post_migrate every table and permission exists.
+        post_migrate.connect(install_triggers, sender=self, dispatch_uid="audit_install_triggers")
+        post_migrate.connect(sync_roles, sender=self, dispatch_uid="sync_roles")

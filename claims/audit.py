@@ -1,0 +1,209 @@
+"""The audit trail (DOMAIN §7.3): statement-level PostgreSQL triggers write every insert, update and
+delete of an audited table into claims_auditrecord, hash-chained, append-only.
+
+Triggers, not signals, so bulk writes (COPY, INSERT … ON CONFLICT, update()) are recorded in one
+set-based statement each. Who and from where travel in the `audit.context` setting of the connection.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+
+from django.apps import apps
+from django.db import connection
+
+AUDIT_TABLE = "claims_auditrecord"
+CHAIN_LOCK_KEY = 7303  # pg_advisory_xact_lock key serialising the chain (DOMAIN §7.3)
+
+# Many-to-many tables that carry user permissions: audited with their owners.
+PERMISSION_TABLES = (
+    ("auth_group_permissions", "id", "", ""),
+    ("poverty_registry_user_groups", "id", "", "user_id:poverty_registry_user"),
+    ("poverty_registry_user_user_permissions", "id", "", "user_id:poverty_registry_user"),
+)
+
+FUNCTIONS_SQL = r"""
+CREATE OR REPLACE FUNCTION audit_hash_step(state bytea, prev bytea, row_hash bytea) RETURNS bytea
+LANGUAGE sql IMMUTABLE AS $$ SELECT sha256(coalesce(state, prev, '\x'::bytea) || row_hash) $$;
+
+CREATE OR REPLACE AGGREGATE audit_hash_chain(bytea, bytea) (SFUNC = audit_hash_step, STYPE = bytea);
+
+CREATE OR REPLACE FUNCTION audit_row_hash(
+    id bigint, at timestamptz, table_name text, object_pk text, action text, before jsonb, after jsonb,
+    actor_id bigint, actor_username text, ip text, source text, region_code text) RETURNS bytea
+LANGUAGE sql STABLE AS $$
+  SELECT sha256(convert_to(concat_ws(chr(31), id::text,
+      to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), table_name, object_pk, action,
+      coalesce(before::text, ''), coalesce(after::text, ''), coalesce(actor_id::text, ''),
+      actor_username, ip, source, region_code), 'UTF8'))
+$$;
+
+CREATE OR REPLACE FUNCTION audit_capture() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  ctx jsonb := coalesce(nullif(current_setting('audit.context', true), '')::jsonb, '{}'::jsonb);
+  pk text := TG_ARGV[0];
+  region_key text := TG_ARGV[1];
+  via text := TG_ARGV[2];
+  changes text;
+  region_expr text := 'NULL::text';
+  region_join text := '';
+  prev bytea;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    changes := 'SELECT NULL::jsonb AS before, to_jsonb(n) - ''password'' AS after FROM audit_new n';
+  ELSIF TG_OP = 'UPDATE' THEN
+    changes := 'SELECT to_jsonb(o) - ''password'' AS before, to_jsonb(n) - ''password'' AS after
+                FROM audit_old o JOIN audit_new n ON to_jsonb(o) ->> ' || quote_literal(pk) ||
+               ' = to_jsonb(n) ->> ' || quote_literal(pk) ||
+               ' WHERE to_jsonb(o) IS DISTINCT FROM to_jsonb(n)';
+  ELSE
+    changes := 'SELECT to_jsonb(o) - ''password'' AS before, NULL::jsonb AS after FROM audit_old o';
+  END IF;
+  IF region_key <> '' THEN
+    region_expr := 'coalesce(c.after, c.before) ->> ' || quote_literal(region_key);
+  ELSIF via <> '' THEN
+    region_join := format(' LEFT JOIN %I p ON p.id = (coalesce(c.after, c.before) ->> %L)::bigint',
+                          split_part(via, ':', 2), split_part(via, ':', 1));
+    region_expr := 'p.region_id';
+  END IF;
+
+  PERFORM pg_advisory_xact_lock(7303);
+  SELECT chain_hash INTO prev FROM claims_auditrecord ORDER BY id DESC LIMIT 1;
+  EXECUTE format($q$
+    INSERT INTO claims_auditrecord (id, at, table_name, object_pk, action, before, after, actor_id,
+        actor_username, ip, source, region_code, row_hash, chain_hash)
+    SELECT r.*, audit_hash_chain($1, r.rh) OVER (ORDER BY r.id)
+    FROM (
+      SELECT s.*, audit_row_hash(s.id, s.at, s.table_name, s.object_pk, s.action, s.before, s.after,
+             s.actor_id, s.actor_username, s.ip, s.source, s.region_code) AS rh
+      FROM (
+        SELECT nextval('claims_auditrecord_id_seq') AS id, now() AS at, %L::text AS table_name,
+               coalesce(c.after, c.before) ->> %L AS object_pk, %L::text AS action, c.before, c.after,
+               ($2 ->> 'user_id')::bigint AS actor_id, coalesce($2 ->> 'username', '') AS actor_username,
+               coalesce($2 ->> 'ip', '') AS ip, coalesce($2 ->> 'source', '') AS source,
+               coalesce(%s, '') AS region_code
+        FROM (%s) c %s
+      ) s
+    ) r
+    ORDER BY r.id$q$, TG_TABLE_NAME, pk, TG_OP, region_expr, changes, region_join)
+  USING prev, ctx;
+  RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION audit_forbid_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- Only a throw-away test database (ALTER DATABASE … SET audit.maintenance = on) may be emptied.
+  IF TG_OP = 'TRUNCATE' AND current_setting('audit.maintenance', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
+  RAISE EXCEPTION '审计记录只能追加，不能修改或删除';
+END
+$$;
+
+CREATE OR REPLACE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON claims_auditrecord
+  FOR EACH ROW EXECUTE FUNCTION audit_forbid_change();
+CREATE OR REPLACE TRIGGER audit_no_truncate BEFORE TRUNCATE ON claims_auditrecord
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_forbid_change();
+"""
+
+TRIGGERS_SQL = """
+CREATE OR REPLACE TRIGGER audit_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS audit_new
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_capture({args});
+CREATE OR REPLACE TRIGGER audit_update AFTER UPDATE ON {table}
+  REFERENCING OLD TABLE AS audit_old NEW TABLE AS audit_new
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_capture({args});
+CREATE OR REPLACE TRIGGER audit_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS audit_old
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_capture({args});
+"""
+
+
+def audited_tables() -> list[tuple[str, str, str, str]]:
+    """(table, pk column, region key in the row, "fk:table" to find the region) of every audited table."""
+    tables = []
+    for model in apps.get_models():
+        if not getattr(model, "audited", False):
+            continue
+        table, pk = model._meta.db_table, model._meta.pk.column
+        path = model.region_field.split("__")
+        if len(path) <= 2:  # the row's own column, or its foreign key to Region, holds the code
+            tables.append((table, pk, model._meta.get_field(path[0]).column, ""))
+        else:  # e.g. person__region__code: the region lives on the parent row
+            fk = model._meta.get_field(path[0])
+            tables.append((table, pk, "", f"{fk.column}:{fk.related_model._meta.db_table}"))
+    return tables + list(PERMISSION_TABLES)
+
+
+def install_triggers(using: str = "default", **kwargs) -> None:
+    """post_migrate: (re)create the audit functions and a trigger on every audited table. Idempotent."""
+    from django.db import connections
+
+    with connections[using].cursor() as cursor:
+        cursor.execute(FUNCTIONS_SQL)
+        for table, pk, region_key, via in audited_tables():
+            args = ", ".join(f"'{value}'" for value in (pk, region_key, via))
+            cursor.execute(TRIGGERS_SQL.format(table=connection.ops.quote_name(table), args=args))
+
+
+def set_context(**context) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('audit.context', %s, false)", [json.dumps(context, default=str)])
+
+
+def clear_context() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('audit.context', '', false)")
+
+
+@contextlib.contextmanager
+def audit_context(user=None, source: str = "", ip: str = ""):
+    """Who is changing data outside a web request (a command, a Celery task)."""
+    set_context(user_id=getattr(user, "pk", None), username=getattr(user, "username", ""), ip=ip, source=source)
+    try:
+        yield
+    finally:
+        clear_context()
+
+
+class AuditContextMiddleware:
+    """Puts the signed-in user and their address on the connection for the triggers, per request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return self.get_response(request)
+        set_context(user_id=user.pk, username=user.username, ip=client_ip(request), source="web")
+        try:
+            return self.get_response(request)
+        finally:
+            clear_context()
+
+
+def client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+VERIFY_SQL = """
+SELECT id, row_hash, chain_hash, recomputed_row, recomputed_chain FROM (
+  SELECT id, row_hash, chain_hash, rh AS recomputed_row,
+         audit_hash_chain(NULL::bytea, rh) OVER (ORDER BY id) AS recomputed_chain
+  FROM (SELECT a.*, audit_row_hash(id, at, table_name, object_pk, action, before, after, actor_id,
+                                   actor_username, ip, source, region_code) AS rh
+        FROM claims_auditrecord a) x
+) y
+WHERE row_hash IS DISTINCT FROM recomputed_row OR chain_hash IS DISTINCT FROM recomputed_chain
+ORDER BY id LIMIT 1
+"""
+
+
+def verify_chain() -> tuple[int, int | None]:
+    """(records checked, id of the first broken record or None) — one set-based pass."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM claims_auditrecord")
+        total = cursor.fetchone()[0]
+        cursor.execute(VERIFY_SQL)
+        row = cursor.fetchone()
+    return total, (row[0] if row else None)

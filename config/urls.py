@@ -1,0 +1,16 @@
+"""URL routes: the admin back office and the purpose-built pages."""
+from django.contrib import admin
+from django.urls import include, path
+
+from poverty_registry import views as registry_views
+
+admin.site.site_header = "医保扶贫业务后台"
+admin.site.site_title = "医保扶贫业务后台"
+admin.site.index_title = "工作台"
+
+urlpatterns = [
+    path("", registry_views.home, name="home"),
+    path("healthz", registry_views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("registry/", include("poverty_registry.urls")),
+]

@@ -1,0 +1,163 @@
+"""Admin of the registry: regions, staff accounts, households and persons — thin, scoped, masked."""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count
+
+from .admin_base import ScopedAdmin, shown_id_number
+from .filters import PersonFilterSet
+from .idnumber import IdNumberError, normalize_id_number
+from .models import Household, Person, PersonCategory, Region, User
+from .vocab import CATEGORIES, POVERTY_STATUSES
+
+
+class FilterSetListFilter(admin.SimpleListFilter):
+    """An admin list filter that applies one filter of the model's FilterSet."""
+
+    filterset_class = PersonFilterSet
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        return self.filterset_class({self.parameter_name: value}, queryset=queryset).qs
+
+
+class RegionListFilter(FilterSetListFilter):
+    title = "所在区划"
+    parameter_name = "region"
+
+    def lookups(self, request, model_admin):
+        code = request.user.region_id or ""
+        below = Region.objects.restrict(request.user, None).filter(parent_id=code) if code else \
+            Region.objects.filter(level=2)
+        return [(r.code, r.name) for r in below[:200]]
+
+
+class CategoryListFilter(FilterSetListFilter):
+    title = "人员类别（当前）"
+    parameter_name = "category"
+
+    def lookups(self, request, model_admin):
+        return list(CATEGORIES.items())
+
+
+class StatusListFilter(FilterSetListFilter):
+    title = "脱贫状态"
+    parameter_name = "poverty_status"
+
+    def lookups(self, request, model_admin):
+        return list(POVERTY_STATUSES.items())
+
+
+@admin.register(Region)
+class RegionAdmin(ScopedAdmin):
+    list_display = ("code", "name", "level", "parent")
+    list_filter = ("level",)
+    search_fields = ("=code", "name")
+    readonly_fields = ("level", "parent")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("code", "level", "parent") if obj else ("level", "parent")
+
+
+@admin.register(User)
+class StaffAdmin(ScopedAdmin, DjangoUserAdmin):
+    list_display = ("username", "last_name", "first_name", "role", "region", "is_active", "last_login")
+    list_filter = ("role", "is_active")
+    search_fields = ("username", "last_name", "first_name")
+    fieldsets = DjangoUserAdmin.fieldsets + (("辖区与角色", {"fields": ("region", "role")}),)
+    add_fieldsets = DjangoUserAdmin.add_fieldsets + (("辖区与角色", {"fields": ("region", "role")}),)
+    autocomplete_fields = ("region",)
+
+
+class PersonCategoryInline(admin.TabularInline):
+    model = PersonCategory
+    extra = 0
+    fields = ("category", "valid_from", "valid_to", "source")
+
+
+def id_number_column(request):
+    """A list column showing the ID number as this user may see it (one per request)."""
+    if not hasattr(request, "_id_number_column"):
+        user = request.user
+
+        @admin.display(description="身份证号", ordering="id_number")
+        def id_number(obj):
+            return shown_id_number(user, obj.id_number)
+
+        request._id_number_column = id_number
+    return request._id_number_column
+
+
+class MemberInline(admin.TabularInline):
+    model = Person
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_fields(self, request, obj=None):
+        return ("name", id_number_column(request), "relation", "poverty_status")
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+
+@admin.register(Household)
+class HouseholdAdmin(ScopedAdmin):
+    list_display = ("household_no", "region", "member_count", "updated_at")
+    search_fields = ("=household_no",)
+    inlines = (MemberInline,)
+    autocomplete_fields = ("region",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("region").annotate(member_count=Count("members"))
+
+    @admin.display(description="人数", ordering="member_count")
+    def member_count(self, obj):
+        return obj.member_count
+
+
+@admin.register(Person)
+class PersonAdmin(ScopedAdmin):
+    list_filter = (RegionListFilter, CategoryListFilter, StatusListFilter)
+    list_select_related = ("region",)
+    search_fields = ("name",)
+    search_help_text = "按姓名（开头匹配）或完整身份证号查询"
+    inlines = (PersonCategoryInline,)
+    autocomplete_fields = ("household", "region")
+    readonly_fields = ("sex", "birth_date", "is_head", "created_at", "updated_at")
+    fields = ("id_number", "name", "sex", "birth_date", "household", "relation", "is_head", "region",
+              "poverty_status", "phone", "death_date", "created_at", "updated_at")
+
+    def get_list_display(self, request):
+        return ("name", id_number_column(request), "sex", "birth_date", "relation", "region", "poverty_status",
+                "death_date")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj and not request.user.has_perm("poverty_registry.view_full_id_number"):
+            return ("id_number_masked", *fields)
+        return fields
+
+    def get_fields(self, request, obj=None):
+        if obj and not request.user.has_perm("poverty_registry.view_full_id_number"):
+            return tuple("id_number_masked" if f == "id_number" else f for f in self.fields)
+        return self.fields
+
+    @admin.display(description="身份证号")
+    def id_number_masked(self, obj):
+        return obj.masked_id_number
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(id_number=normalize_id_number(term)), False
+        except IdNumberError:
+            return queryset.filter(name__startswith=term), False

@@ -1,0 +1,61 @@
+"""Roles as Django groups with model permissions: permissions are data, synced after every migrate.
+
+Later apps add their models here; a model missing from a role simply has no permission in it.
+"""
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+
+from .vocab import ROLES
+
+OUR_APPS = ("poverty_registry", "enrollment", "claims")
+
+LEDGER = {
+    "poverty_registry.household": "view add change",
+    "poverty_registry.person": "view add change",
+    "poverty_registry.personcategory": "view add change delete",
+    "poverty_registry.region": "view",
+    "claims.auditrecord": "view",
+}
+BUREAU = {
+    **LEDGER,
+    "poverty_registry.user": "view",
+}
+
+ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
+    "township": LEDGER,
+    "county": BUREAU,
+    "city": BUREAU,
+    "supervisor": {"*": "view", "poverty_registry.person": "view full_id_number"},
+    "admin": {"*": "view add change delete", "poverty_registry.person": "view add change delete full_id_number"},
+}
+
+
+def _codenames(label: str, actions: str) -> list[tuple[str, str]]:
+    app_label, model = label.split(".")
+    return [(app_label, f"view_{action}" if action == "full_id_number" else f"{action}_{model}")
+            for action in actions.split()]
+
+
+def permissions_for(role: str) -> list[Permission]:
+    wanted: set[tuple[str, str]] = set()
+    spec = ROLE_PERMISSIONS[role]
+    for label, actions in spec.items():
+        if label == "*":
+            for perm in Permission.objects.filter(content_type__app_label__in=OUR_APPS):
+                if perm.codename.split("_", 1)[0] in actions.split():
+                    wanted.add((perm.content_type.app_label, perm.codename))
+        else:
+            wanted.update(_codenames(label, actions))
+    perms = Permission.objects.select_related("content_type").filter(content_type__app_label__in=OUR_APPS)
+    return [p for p in perms if (p.content_type.app_label, p.codename) in wanted]
+
+
+def group_name(role: str) -> str:
+    return ROLES[role]
+
+
+def sync_roles(**kwargs) -> None:
+    for role in ROLES:
+        group, _ = Group.objects.get_or_create(name=group_name(role))
+        group.permissions.set(permissions_for(role))

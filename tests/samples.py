@@ -1,0 +1,44 @@
+"""One sample object per admin model, made in a given village: the generic scoping, masking and audit
+tests walk the admin registry and fail for a model that has no sample here."""
+from __future__ import annotations
+
+from tests.conftest import make_person
+
+
+def region_sample(village):
+    from poverty_registry.models import Region
+
+    return Region.objects.create(code=village[:9] + "299", name="样本村")
+
+
+def user_sample(village):
+    from tests.conftest import make_staff
+
+    return make_staff(f"sample_{village}", village[:9], "township")
+
+
+def household_sample(village):
+    return make_person(village, seq=901, name="样本户主").household
+
+
+def person_sample(village):
+    return make_person(village, seq=902, name="样本人")
+
+
+def audit_sample(village):
+    from claims.models import AuditRecord
+
+    person = make_person(village, seq=903, name="审计样本")
+    return AuditRecord.objects.filter(table_name="poverty_registry_person", object_pk=str(person.pk)).latest("id")
+
+
+SAMPLES = {
+    "poverty_registry.region": region_sample,
+    "poverty_registry.user": user_sample,
+    "poverty_registry.household": household_sample,
+    "poverty_registry.person": person_sample,
+    "claims.auditrecord": audit_sample,
+}
+
+# Admin models outside region scoping: no role group holds any permission on them (superusers only).
+GLOBAL_MODELS = {"auth.group", "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"}
