@@ -19,9 +19,9 @@ run: install
 
 # Debian's chromium drives the browser tests (Playwright never downloads a browser here).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium && fc-list | grep -qi wqy; } >/dev/null 2>&1 || { \
 	  echo "安装 Debian chromium（浏览器测试需要）…"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
 test: install browser
 	$(PY) -m ruff check .
