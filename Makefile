@@ -29,7 +29,7 @@ test: install browser
 	$(SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(SERVICES) $(PY) -m bench $(BENCH_ARGS)
+	$(SERVICES) $(PY) -m tests.bench $(BENCH_ARGS)
 
 lint: install
 	$(PY) -m ruff check .
