@@ -55,6 +55,9 @@ def _start_redis(stack: contextlib.ExitStack) -> str:
 def service_environment(stack: contextlib.ExitStack) -> dict[str, str]:
     """The environment for child processes, starting embedded servers where no URL is set."""
     env = dict(os.environ)
+    # Importing this package set the default for the Celery app; children (pytest) choose their own.
+    if env.get("DJANGO_SETTINGS_MODULE") == "config.settings":
+        del env["DJANGO_SETTINGS_MODULE"]
     if not env.get("DATABASE_URL"):
         env["DATABASE_URL"] = _start_postgres(stack)
         print(f"嵌入式 PostgreSQL 已启动：{env['DATABASE_URL']}", flush=True)
