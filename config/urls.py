@@ -13,4 +13,5 @@ urlpatterns = [
     path("healthz", registry_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("registry/", include("poverty_registry.urls")),
+    path("imports/", include("poverty_registry.import_urls")),
 ]

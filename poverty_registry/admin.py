@@ -161,3 +161,4 @@ class PersonAdmin(ScopedAdmin):
             return queryset.filter(id_number=normalize_id_number(term)), False
         except IdNumberError:
             return queryset.filter(name__startswith=term), False
+from . import admin_imports  # noqa: E402,F401

@@ -195,3 +195,56 @@ class PersonCategory(models.Model):
     def __str__(self):
         end = self.valid_to.isoformat() if self.valid_to else "至今"
         return f"{self.get_category_display()} {self.valid_from.isoformat()}～{end}"
+
+
+class ImportFile(models.Model):
+    """An uploaded file, kept by content hash so preview and confirm read exactly the same bytes."""
+
+    sha256 = models.CharField("SHA-256", max_length=64, primary_key=True)
+    content = models.BinaryField("内容")
+    size = models.PositiveIntegerField("字节数")
+    uploaded_at = models.DateTimeField("上传时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "上传文件"
+
+    def __str__(self):
+        return f"{self.sha256[:12]}（{self.size} 字节）"
+
+
+class ImportRun(models.Model):
+    """One upload through the import framework (poverty_registry.importing): preview, then confirm."""
+
+    STATUSES = {
+        "previewing": "预览中", "previewed": "待确认", "importing": "导入中", "imported": "已导入",
+        "failed": "失败", "stale": "已失效（预览后数据有变化）", "cancelled": "已取消",
+    }
+
+    kind = models.CharField("导入类型", max_length=20)
+    file_name = models.CharField("文件名", max_length=255)
+    file = models.ForeignKey(ImportFile, models.PROTECT, verbose_name="文件", related_name="runs")
+    user = models.ForeignKey(User, models.PROTECT, verbose_name="上传人")
+    region = models.ForeignKey(Region, models.PROTECT, null=True, verbose_name="上传人辖区")
+    status = models.CharField("状态", max_length=12, choices=STATUSES.items(), default="previewing")
+    rows_read = models.PositiveIntegerField("读取行数", default=0)
+    rows_rejected = models.PositiveIntegerField("拒绝行数", default=0)
+    preview_counts = models.JSONField("预览统计", default=dict)
+    result_counts = models.JSONField("导入结果", default=dict)
+    errors = models.JSONField("错误（前1000条）", default=list)
+    error_count = models.PositiveIntegerField("错误条数", default=0)
+    message = models.TextField("说明", blank=True)
+    background = models.BooleanField("后台任务", default=False)
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+    previewed_at = models.DateTimeField("预览完成", null=True)
+    finished_at = models.DateTimeField("导入完成", null=True)
+
+    region_field = "region__code"
+    audited = True
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "导入记录"
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.file_name}（{self.get_status_display()}）"

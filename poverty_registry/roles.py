@@ -15,11 +15,19 @@ LEDGER = {
     "poverty_registry.person": "view add change",
     "poverty_registry.personcategory": "view add change delete",
     "poverty_registry.region": "view",
+    "poverty_registry.importrun": "view add",
+    "enrollment.enrolment": "view",
+    "claims.claim": "view",
+    "claims.settlement": "view",
     "claims.auditrecord": "view",
 }
 BUREAU = {
     **LEDGER,
     "poverty_registry.user": "view",
+    "enrollment.enrolment": "view add change",
+    "claims.hospital": "view add change",
+    "claims.policyset": "view add change",
+    "claims.claim": "view add change",
 }
 
 ROLE_PERMISSIONS: dict[str, dict[str, str]] = {

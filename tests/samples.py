@@ -32,11 +32,21 @@ def audit_sample(village):
     return AuditRecord.objects.filter(table_name="poverty_registry_person", object_pk=str(person.pk)).latest("id")
 
 
+def import_run_sample(village):
+    from poverty_registry.models import ImportFile, ImportRun
+
+    uploader = user_sample(village)
+    file, _ = ImportFile.objects.get_or_create(sha256="0" * 64, defaults={"content": b"x", "size": 1})
+    return ImportRun.objects.create(kind="ledger", file_name="样本.xlsx", file=file, user=uploader,
+                                    region_id=uploader.region_id)
+
+
 SAMPLES = {
     "poverty_registry.region": region_sample,
     "poverty_registry.user": user_sample,
     "poverty_registry.household": household_sample,
     "poverty_registry.person": person_sample,
+    "poverty_registry.importrun": import_run_sample,
     "claims.auditrecord": audit_sample,
 }
 

@@ -1,0 +1,133 @@
+"""Pages of the import framework: upload → preview (counts, rejected rows) → confirm; progress for
+large files; the error file; the empty template. Thin: the work is in poverty_registry.importing."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import importing
+from .models import ImportRun
+from .tabular import TableFormatError
+
+ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".csv")
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RUNNING = {"previewing", "importing"}
+
+
+def _kind(code: str, user) -> importing.ImportKind:
+    kind = importing.KINDS.get(code)
+    if kind is None:
+        raise Http404("未知的导入类型")
+    if not user.has_perm(kind.permission):
+        raise PermissionDenied
+    return kind
+
+
+def _run(request, pk: int) -> ImportRun:
+    return get_object_or_404(ImportRun.objects.restrict(request.user).select_related("user", "region"), pk=pk)
+
+
+def _page(request, template: str, context: dict):
+    return render(request, template, {**admin.site.each_context(request), **context})
+
+
+@login_required
+def new(request, kind_code: str):
+    kind = _kind(kind_code, request.user)
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        error = _upload_problem(upload)
+        if error is None:
+            try:
+                run = importing.upload(kind.code, upload.read(), upload.name, request.user)
+                return redirect("imports:detail", run.pk)
+            except (TableFormatError, ValueError) as exc:
+                error = str(exc)
+        messages.error(request, error)
+    history = ImportRun.objects.restrict(request.user).filter(kind=kind.code).select_related("user")[:10]
+    return _page(request, "imports/new.html", {"kind": kind, "title": f"导入{kind.label}", "history": history})
+
+
+def _upload_problem(upload) -> str | None:
+    if upload is None:
+        return "请选择要上传的文件"
+    if not upload.name.lower().endswith(ACCEPTED_SUFFIXES):
+        return "只能上传 .xlsx、.xls 或 .csv 文件"
+    if upload.size > MAX_UPLOAD_BYTES:
+        return "文件超过 50MB，请拆分后上传"
+    if upload.size == 0:
+        return "文件是空的"
+    return None
+
+
+@login_required
+def detail(request, pk: int):
+    run = _run(request, pk)
+    kind = importing.KINDS[run.kind]
+    labels = {"rows_read": "读取数据行", **kind.count_labels, "rows_rejected": "拒绝行数"}
+    counts = run.result_counts if run.status == "imported" else run.preview_counts
+    return _page(request, "imports/detail.html", {
+        "run": run, "kind": kind, "title": f"导入{kind.label}：{run.file_name}",
+        "counts": [(labels.get(key, key), value) for key, value in counts.items()],
+        "errors": run.errors[:200], "running": run.status in RUNNING,
+        "progress": importing.progress_of(run),
+        "may_confirm": run.status == "previewed" and request.user == run.user,
+    })
+
+
+@login_required
+def status(request, pk: int):
+    run = _run(request, pk)
+    progress = importing.progress_of(run)
+    return JsonResponse({"status": run.status, "status_display": run.get_status_display(),
+                         "running": run.status in RUNNING, **progress})
+
+
+@login_required
+@require_POST
+def confirm(request, pk: int):
+    run = _run(request, pk)
+    if request.user != run.user:
+        raise PermissionDenied
+    try:
+        run = importing.confirm(run.pk, request.user, request.POST.get("sha256", ""))
+    except importing.StalePreview as exc:
+        messages.error(request, str(exc))
+        return redirect("imports:detail", run.pk)
+    if run.status == "imported":
+        messages.success(request, "导入完成")
+    elif run.status == "stale":
+        messages.error(request, run.message)
+    return redirect("imports:detail", run.pk)
+
+
+@login_required
+def errors_file(request, pk: int):
+    run = _run(request, pk)
+    content = importing.error_workbook(run)
+    if content is None:
+        raise Http404("该导入没有错误文件")
+    stem = run.file_name.rsplit(".", 1)[0]
+    return _xlsx(content, f"{stem}_错误说明.xlsx")
+
+
+@login_required
+def template_file(request, kind_code: str):
+    kind = _kind(kind_code, request.user)
+    content = kind.template()
+    if content is None:
+        raise Http404("该类型没有模板")
+    return _xlsx(content, kind.template_name or f"{kind.label}模板.xlsx")
+
+
+def _xlsx(content: bytes, filename: str) -> HttpResponse:
+    from urllib.parse import quote
+
+    response = HttpResponse(content, content_type=XLSX)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return response

@@ -1,0 +1,238 @@
+"""The project's one import framework: upload → preview (dry run) → confirm, for every kind of file
+(ledger, enrolments, claims, department lists).
+
+A kind reads the file with poverty_registry.tabular, checks rows into RowErrors, and writes set-based
+(staging table + COPY + INSERT … ON CONFLICT) in one transaction. The framework keeps the file by hash,
+the history (ImportRun), progress (in the cache, visible outside the import's transaction), runs large
+files as Celery tasks, and refuses a confirm whose outcome would differ from the preview.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .ledger_file import RowError
+from .models import ImportFile, ImportRun
+
+LARGE_IMPORT_ROWS = 20_000  # above this, preview and confirm run as Celery tasks with a progress bar
+KEPT_ERRORS = 1000
+
+Progress = Callable[[int, str], None]
+
+
+@dataclass
+class ImportOutcome:
+    rows_read: int
+    counts: dict[str, int]
+    rows_rejected: int
+    errors: list[RowError] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"rows_read": self.rows_read, **self.counts, "rows_rejected": self.rows_rejected,
+                "errors": [e.as_dict() for e in self.errors]}
+
+
+class StalePreview(Exception):
+    """The data changed between preview and confirm: the confirm would not apply what was previewed."""
+
+
+class ImportKind:
+    """Subclass per kind of file and `register()` it."""
+
+    code = ""
+    label = ""
+    permission = ""  # "app.codename" needed to import
+    count_labels: dict[str, str] = {}
+    template_name = ""  # file name of the downloadable template, if the kind has one
+
+    def run(self, data: bytes, filename: str, user, *, dry_run: bool, progress: Progress) -> ImportOutcome:
+        """Check and (unless dry_run) write the file in ONE transaction; must roll back on dry_run."""
+        raise NotImplementedError
+
+    def estimate_rows(self, data: bytes, filename: str) -> int:
+        from .tabular import read_table
+
+        return max(0, len(read_table(data, filename).rows) - 1)
+
+    def error_workbook(self, data: bytes, filename: str, errors: list[RowError]) -> bytes | None:
+        return None
+
+    def template(self) -> bytes | None:
+        return None
+
+
+KINDS: dict[str, ImportKind] = {}
+
+
+def register(kind: ImportKind) -> ImportKind:
+    KINDS[kind.code] = kind
+    return kind
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Rollback(Exception):
+    """Raised inside the import transaction to undo a dry run after its counts are known."""
+
+    def __init__(self, outcome: ImportOutcome):
+        self.outcome = outcome
+
+
+def in_transaction(work: Callable[[], ImportOutcome], *, dry_run: bool) -> ImportOutcome:
+    """Run `work` in one transaction; a dry run rolls everything back and returns the counts."""
+    try:
+        with transaction.atomic():
+            outcome = work()
+            if dry_run:
+                raise Rollback(outcome)
+    except Rollback as rollback:
+        return rollback.outcome
+    return outcome
+
+
+def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """COPY rows into a (staging) table on the current connection."""
+    with connection.cursor() as cursor, cursor.connection.cursor().copy(
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+# --- progress, kept in the cache so a polling page sees it while the import's transaction is open ---
+
+def progress_key(run_id: int) -> str:
+    return f"import-progress:{run_id}"
+
+
+def progress_reporter(run_id: int | None) -> Progress:
+    def report(percent: int, stage: str) -> None:
+        if run_id is not None:
+            cache.set(progress_key(run_id), {"percent": int(percent), "stage": stage}, 24 * 3600)
+    return report
+
+
+def progress_of(run: ImportRun) -> dict:
+    return cache.get(progress_key(run.pk)) or {"percent": 0, "stage": run.get_status_display()}
+
+
+# --- the flow ---
+
+def upload(kind_code: str, data: bytes, filename: str, user) -> ImportRun:
+    """Keep the file, open an ImportRun and preview it (inline, or as a Celery task when large)."""
+    kind = KINDS[kind_code]
+    sha = digest(data)
+    ImportFile.objects.get_or_create(sha256=sha, defaults={"content": data, "size": len(data)})
+    background = kind.estimate_rows(data, filename) > LARGE_IMPORT_ROWS
+    run = ImportRun.objects.create(kind=kind_code, file_name=filename[:255], file_id=sha, user=user,
+                                   region_id=user.region_id, background=background)
+    if background:
+        from .tasks import preview_import
+
+        transaction.on_commit(lambda: preview_import.delay(run.pk))
+    else:
+        preview(run.pk)
+    return run
+
+
+def _file_bytes(run: ImportRun) -> bytes:
+    return bytes(ImportFile.objects.values_list("content", flat=True).get(sha256=run.file_id))
+
+
+def preview(run_id: int) -> ImportRun:
+    run = ImportRun.objects.select_related("user").get(pk=run_id)
+    kind = KINDS[run.kind]
+    try:
+        outcome = kind.run(_file_bytes(run), run.file_name, run.user, dry_run=True,
+                           progress=progress_reporter(run.pk))
+    except ValueError as exc:  # unreadable file, no header …: a message for the clerk
+        return _finish(run, "failed", message=str(exc))
+    _record(run, outcome, preview=True)
+    return _finish(run, "previewed", previewed_at=timezone.now())
+
+
+def confirm(run_id: int, user, file_sha256: str) -> ImportRun:
+    """Apply exactly what was previewed: same file (by hash), same counts, else refuse."""
+    run = ImportRun.objects.get(pk=run_id)
+    if run.status != "previewed":
+        raise StalePreview(f"该导入当前状态为“{run.get_status_display()}”，不能确认")
+    if file_sha256 != run.file_id:
+        raise StalePreview("文件与预览时不一致，请重新上传并预览")
+    claimed = ImportRun.objects.filter(pk=run.pk, status="previewed").update(status="importing")
+    if claimed != 1:  # compare-and-set: a double click or a second tab confirms once
+        raise StalePreview("该导入已在处理中")
+    if run.background:
+        from .tasks import commit_import
+
+        transaction.on_commit(lambda: commit_import.delay(run.pk))
+        run.status = "importing"
+        return run
+    return commit(run.pk)
+
+
+def commit(run_id: int) -> ImportRun:
+    run = ImportRun.objects.select_related("user").get(pk=run_id)
+    kind = KINDS[run.kind]
+    expected = dict(run.preview_counts)
+
+    def apply() -> ImportOutcome:
+        outcome = kind.run(_file_bytes(run), run.file_name, run.user, dry_run=False,
+                           progress=progress_reporter(run.pk))
+        if _comparable(outcome) != expected:
+            raise StalePreview("预览后台账数据已发生变化，本次导入未执行，请重新上传预览")
+        return outcome
+
+    try:
+        with transaction.atomic():
+            outcome = apply()
+    except StalePreview as exc:
+        return _finish(run, "stale", message=str(exc))
+    except ValueError as exc:
+        return _finish(run, "failed", message=str(exc))
+    _record(run, outcome, preview=False)
+    return _finish(run, "imported", finished_at=timezone.now())
+
+
+def _comparable(outcome: ImportOutcome) -> dict:
+    return {"rows_read": outcome.rows_read, "rows_rejected": outcome.rows_rejected, **outcome.counts}
+
+
+def _record(run: ImportRun, outcome: ImportOutcome, *, preview: bool) -> None:
+    run.rows_read, run.rows_rejected = outcome.rows_read, outcome.rows_rejected
+    run.error_count = len(outcome.errors)
+    run.errors = [e.as_dict() for e in outcome.errors[:KEPT_ERRORS]]
+    if preview:
+        run.preview_counts = _comparable(outcome)
+    else:
+        run.result_counts = _comparable(outcome)
+
+
+def _finish(run: ImportRun, status: str, **fields) -> ImportRun:
+    run.status = status
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.save()
+    progress_reporter(run.pk)(100, run.get_status_display())
+    return run
+
+
+def error_workbook(run: ImportRun) -> bytes | None:
+    """The upload's rejected rows with an 错误说明 column (all errors, recomputed from the file)."""
+    kind = KINDS[run.kind]
+    outcome = kind.run(_file_bytes(run), run.file_name, run.user, dry_run=True, progress=progress_reporter(None))
+    return kind.error_workbook(_file_bytes(run), run.file_name, outcome.errors)
+
+
+def import_path(kind_code: str, path, user, *, dry_run: bool) -> ImportOutcome:
+    """The command-line form: the same kind, no ImportRun flow, one transaction."""
+    from pathlib import Path
+
+    path = Path(path)
+    return KINDS[kind_code].run(path.read_bytes(), path.name, user, dry_run=dry_run, progress=progress_reporter(None))

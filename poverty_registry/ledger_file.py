@@ -1,0 +1,589 @@
+"""The township ledger file (建档立卡台账): read and check an upload, write templates and error files.
+
+Pure Python (DOMAIN.md §4.1–4.4); the import service turns an accepted LedgerParse into rows.
+The vocabularies below are the single source for the models' choices.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+from collections.abc import Container, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import openpyxl
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from .idnumber import IdNumber, IdNumberError, parse_id_number, to_halfwidth
+from .tabular import (
+    HeaderMatch,
+    Table,
+    TableFormatError,
+    TruncatedNumber,
+    cell_text,
+    find_header,
+    gc_paused,
+    iter_data_rows,
+    neutralise_formula,
+    normalise_header,
+    parse_date,
+    read_table,
+)
+
+CATEGORIES = {
+    "tekun": "特困供养人员",
+    "dibao": "低保对象",
+    "monitor": "防止返贫监测对象",
+    "tuopin": "脱贫人口",
+    "low_income": "低收入人口",
+    "severe_disability": "重度残疾人",
+}
+POVERTY_STATUSES = {"not_lifted": "未脱贫", "lifted": "已脱贫", "monitored": "监测"}
+SEXES = {"M": "男", "F": "女"}
+
+# Cell values read as a vocabulary code: the labels themselves plus what clerks commonly write.
+CATEGORY_ALIASES = {label: code for code, label in CATEGORIES.items()} | {
+    "特困": "tekun",
+    "特困人员": "tekun",
+    "特困供养": "tekun",
+    "低保": "dibao",
+    "低保户": "dibao",
+    "监测对象": "monitor",
+    "防返贫监测对象": "monitor",
+    "脱贫不稳定户": "monitor",
+    "边缘易致贫户": "monitor",
+    "突发严重困难户": "monitor",
+    "脱贫户": "tuopin",
+    "低收入": "low_income",
+    "重度残疾": "severe_disability",
+    "重残": "severe_disability",
+}
+STATUS_ALIASES = {label: code for code, label in POVERTY_STATUSES.items()} | {
+    "脱贫": "lifted",
+    "监测对象": "monitored",
+    "监测户": "monitored",
+}
+SEX_ALIASES = {"男": "M", "女": "F", "男性": "M", "女性": "F"}
+
+# Canonical columns in template order: Chinese header, then the other headers accepted for it.
+COLUMNS = {
+    "household_no": "户编号",
+    "name": "姓名",
+    "id_number": "身份证号",
+    "sex": "性别",
+    "birth_date": "出生日期",
+    "relation": "与户主关系",
+    "categories": "人员类别",
+    "village_code": "所在村（社区）代码",
+    "status": "脱贫状态",
+    "phone": "联系电话",
+}
+COLUMN_SYNONYMS = {canonical: (label,) for canonical, label in COLUMNS.items()} | {
+    "id_number": ("身份证号", "公民身份号码", "证件号码"),
+    "village_code": ("所在村（社区）代码", "村(社区)代码", "村代码"),
+}
+HEADER_MARKERS = ("身份证号", "公民身份号码")
+# Only when no row has a HEADER_MARKERS cell: the ID column under its last synonym.
+FALLBACK_HEADER_MARKERS = ("证件号码",)
+REQUIRED_COLUMNS = ("household_no", "name", "id_number", "relation", "village_code")
+HEAD_RELATION = "户主"
+CATEGORY_SEPARATORS = ("、", ",")  # a full-width comma is a "," once half-width
+ERROR_COLUMN = "错误说明"
+ROWS_NAMED = 10  # a message names at most this many other rows
+TEMPLATE_SHEET = "台账"
+NOTES_SHEET = "填写说明"
+TEXT_COLUMNS = ("household_no", "id_number", "village_code", "phone")
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row: int
+    column: str
+    message: str
+
+    def text(self) -> str:
+        return f"第{self.row}行 {self.column}：{self.message}"
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+class LedgerRow(NamedTuple):
+    excel_row: int
+    household_no: str
+    name: str
+    id_number: str
+    sex: str
+    birth_date: dt.date
+    relation: str
+    is_head: bool
+    categories: tuple[str, ...]
+    village_code: str
+    status: str | None
+    phone: str
+
+
+@dataclass
+class LedgerParse:
+    rows_read: int
+    accepted: list[LedgerRow]
+    rejected_rows: list[int]
+    errors: list[RowError]
+    header: HeaderMatch = field(repr=False)
+
+    @property
+    def households_accepted(self) -> int:
+        return len({row.household_no for row in self.accepted})
+
+    def has_column(self, canonical: str) -> bool:
+        """False when the file has no such column (then categories/status say nothing)."""
+        return canonical in self.header.columns
+
+
+class LedgerFormatError(TableFormatError):
+    """The file is readable but is not a ledger (a required column is missing)."""
+
+
+def parse_ledger(
+    data: bytes, filename: str, *, allowed_villages: Container[str], today: dt.date
+) -> LedgerParse:
+    """Read a ledger upload and apply every row and household check of §4.
+
+    Raises TableFormatError (a ValueError; LedgerFormatError is one) for a file that cannot be
+    checked row by row; row problems come back in ``errors``.
+    """
+    with gc_paused():
+        table = read_table(data, filename)
+        header = _find_ledger_header(table)
+        checker = _RowChecker(header, allowed_villages, today)
+        rows = iter_data_rows(table, header)
+        checked = [checker.check(number, cells) for number, cells in rows]
+        _mark_duplicate_ids(checked, checker.label("id_number"))
+        _mark_households(checked, checker.label("relation"), checker.label("household_no"))
+    return LedgerParse(
+        rows_read=len(checked),
+        accepted=[row.ledger_row for row in checked if not row.errors],
+        rejected_rows=[row.number for row in checked if row.errors],
+        errors=[error for row in checked for error in row.errors],
+        header=header,
+    )
+
+
+def _find_ledger_header(table: Table) -> HeaderMatch:
+    try:
+        header = find_header(table, HEADER_MARKERS, COLUMN_SYNONYMS)
+    except TableFormatError as error:
+        try:
+            header = find_header(table, FALLBACK_HEADER_MARKERS, COLUMN_SYNONYMS)
+        except TableFormatError:
+            raise error from None
+    missing = [COLUMNS[c] for c in REQUIRED_COLUMNS if c not in header.columns]
+    if missing:
+        raise LedgerFormatError(f"表头缺少必需的列：{'、'.join(missing)}")
+    return header
+
+
+# Row checks -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _CheckedRow:
+    number: int
+    household_no: str
+    id_number: str | None
+    is_head: bool
+    errors: list[RowError]
+    ledger_row: LedgerRow | None = None
+
+
+class _RowChecker:
+    """The checks of one row that need nothing but the row (§4.2, §4.3)."""
+
+    def __init__(self, header: HeaderMatch, allowed_villages: Container[str], today: dt.date):
+        self.labels = header.labels
+        self.allowed_villages = allowed_villages
+        self.today = today
+        index = header.columns.get
+        self.household_no, self.name, self.id_number = (
+            index("household_no"), index("name"), index("id_number"))
+        self.sex, self.birth_date, self.relation = (
+            index("sex"), index("birth_date"), index("relation"))
+        self.categories, self.village_code, self.status, self.phone = (
+            index("categories"), index("village_code"), index("status"), index("phone"))
+        self._categories: dict[str, tuple[tuple[str, ...], str | None]] = {}
+
+    def label(self, canonical: str) -> str:
+        return self.labels.get(canonical, COLUMNS[canonical])
+
+    def error(self, number: int, canonical: str, message: str) -> RowError:
+        return RowError(number, self.label(canonical), message)
+
+    def check(self, number: int, cells: list) -> _CheckedRow:
+        errors: list[RowError] = []
+        household_no = _code_text(cells[self.household_no])
+        if not household_no:
+            errors.append(self.error(number, "household_no", "不能为空"))
+        name = _text(cells[self.name])
+        if not name:
+            errors.append(self.error(number, "name", "不能为空"))
+        identity = self._identity(number, cells[self.id_number], errors)
+        if self.sex is not None and cells[self.sex]:
+            self._check_sex(number, cells[self.sex], identity, errors)
+        if self.birth_date is not None and cells[self.birth_date]:
+            self._check_birth_date(number, cells[self.birth_date], identity, errors)
+        relation = _text(cells[self.relation])
+        categories = self._categories_of(number, cells, errors)
+        village_code = self._village(number, cells[self.village_code], errors)
+        status = self._status(number, cells, errors)
+        row = _CheckedRow(
+            number=number,
+            household_no=household_no,
+            id_number=identity.number if identity else None,
+            is_head=relation == HEAD_RELATION,
+            errors=errors,
+        )
+        if not errors:
+            row.ledger_row = LedgerRow(
+                excel_row=number,
+                household_no=household_no,
+                name=name,
+                id_number=identity.number,
+                sex=identity.sex,
+                birth_date=identity.birth_date,
+                relation=relation,
+                is_head=row.is_head,
+                categories=categories,
+                village_code=village_code,
+                status=status,
+                phone=_code_text(cells[self.phone]) if self.phone is not None else "",
+            )
+        return row
+
+    def _identity(self, number: int, value, errors: list) -> IdNumber | None:
+        if isinstance(value, TruncatedNumber):
+            message = "被Excel存成了数字，第15位以后已丢失；请把该列设为文本格式后重新录入"
+            errors.append(self.error(number, "id_number", message))
+            return None
+        try:
+            return parse_id_number(_text(value), self.today)
+        except IdNumberError as error:
+            errors.append(self.error(number, "id_number", str(error)))
+            return None
+
+    def _check_sex(self, number: int, value, identity: IdNumber | None, errors: list) -> None:
+        text = _text(value)
+        sex = SEX_ALIASES.get(text)
+        if sex is None:
+            errors.append(self.error(number, "sex", f"“{text}”无法识别，只能填写“男”或“女”"))
+        elif identity and sex != identity.sex:
+            message = f"与身份证号不一致（身份证号对应的性别为{SEXES[identity.sex]}）"
+            errors.append(self.error(number, "sex", message))
+
+    def _check_birth_date(self, number: int, value, identity: IdNumber | None, errors) -> None:
+        try:
+            birth_date = parse_date(value)
+        except ValueError:
+            message = f"“{cell_text(value)}”不是有效日期，请按 YYYY-MM-DD 填写"
+            errors.append(self.error(number, "birth_date", message))
+            return
+        if identity and birth_date != identity.birth_date:
+            expected = identity.birth_date.isoformat()
+            message = f"与身份证号不一致（身份证号中的出生日期为 {expected}）"
+            errors.append(self.error(number, "birth_date", message))
+
+    def _categories_of(self, number: int, cells: list, errors: list) -> tuple[str, ...]:
+        text = _text(cells[self.categories]) if self.categories is not None else ""
+        if not text:
+            return ()
+        parsed = self._categories.get(text)
+        if parsed is None:
+            parsed = self._categories[text] = _parse_categories(text)
+        codes, problem = parsed
+        if problem:
+            errors.append(self.error(number, "categories", problem))
+        return codes
+
+    def _village(self, number: int, value, errors: list) -> str:
+        code = _code_text(value)
+        if not code:
+            errors.append(self.error(number, "village_code", "不能为空"))
+        elif code not in self.allowed_villages:
+            message = f"村代码 {code} 不是本辖区内的村（社区）"
+            errors.append(self.error(number, "village_code", message))
+        return code
+
+    def _status(self, number: int, cells: list, errors: list) -> str | None:
+        text = _text(cells[self.status]) if self.status is not None else ""
+        if not text:
+            return None
+        status = STATUS_ALIASES.get(text) or STATUS_ALIASES.get(_code_text(text))
+        if status is None:
+            allowed = "、".join(POVERTY_STATUSES.values())
+            message = f"“{text}”不是有效的脱贫状态，可填写：{allowed}"
+            errors.append(self.error(number, "status", message))
+        return status
+
+
+def _text(value) -> str:
+    return value if type(value) is str else cell_text(value)
+
+
+def _code_text(value) -> str:
+    """Codes and numbers: half-width, no spaces anywhere."""
+    if type(value) is str and value.isascii() and value.isalnum():
+        return value
+    return "".join(to_halfwidth(_text(value)).split())
+
+
+def _parse_categories(text: str) -> tuple[tuple[str, ...], str | None]:
+    """(codes in CATEGORIES order, error message or None) for one 人员类别 cell."""
+    parts = to_halfwidth(text)
+    for separator in CATEGORY_SEPARATORS[1:]:
+        parts = parts.replace(separator, CATEGORY_SEPARATORS[0])
+    found: set[str] = set()
+    unknown: list[str] = []
+    for part in parts.split(CATEGORY_SEPARATORS[0]):
+        part = "".join(part.split())
+        if not part:
+            continue
+        code = CATEGORY_ALIASES.get(part)
+        if code is None:
+            unknown.append(f"“{part}”")
+        else:
+            found.add(code)
+    codes = tuple(code for code in CATEGORIES if code in found)
+    if not unknown:
+        return codes, None
+    allowed = "、".join(CATEGORIES.values())
+    return codes, f"{'、'.join(unknown)}不是有效的人员类别，可填写：{allowed}"
+
+
+# Checks across rows ---------------------------------------------------------------------------
+
+
+def _mark_duplicate_ids(rows: list[_CheckedRow], id_label: str) -> None:
+    """Every row of an ID that appears more than once is an error naming the other rows."""
+    first: dict[str, _CheckedRow] = {}
+    repeated: dict[str, list[_CheckedRow]] = {}
+    for row in rows:
+        if row.id_number:
+            earlier = first.setdefault(row.id_number, row)
+            if earlier is not row:
+                repeated.setdefault(row.id_number, [earlier]).append(row)
+    for same in repeated.values():
+        numbers = [row.number for row in same]
+        for row in same:
+            others = itertools.islice((n for n in numbers if n != row.number), ROWS_NAMED)
+            message = f"身份证号与第{_row_list(others, len(numbers) - 1)}行重复"
+            row.errors.append(RowError(row.number, id_label, message))
+
+
+def _row_list(numbers: Iterable[int], count: int) -> str:
+    """12、40、57 — the first ROWS_NAMED of ``count`` row numbers, then how many in all."""
+    shown = "、".join(map(str, itertools.islice(numbers, ROWS_NAMED)))
+    return shown if count <= ROWS_NAMED else f"{shown}等{count}"
+
+
+def _mark_households(rows: list[_CheckedRow], relation_label: str, household_label: str) -> None:
+    """One head per household; a household with any error is rejected as a whole (§4.4)."""
+    households: dict[str, list[_CheckedRow]] = {}
+    for row in rows:
+        if row.household_no:
+            households.setdefault(row.household_no, []).append(row)
+    for household_no, members in households.items():
+        heads = [row.number for row in members if row.is_head]
+        if len(heads) != 1:
+            message = _head_count_message(household_no, heads)
+            for row in members:
+                row.errors.append(RowError(row.number, relation_label, message))
+        elif any(row.errors for row in members):
+            message = f"同户（户编号 {household_no}）其他行有错误，整户未导入"
+            for row in members:
+                if not row.errors:
+                    row.errors.append(RowError(row.number, household_label, message))
+
+
+def _head_count_message(household_no: str, heads: list[int]) -> str:
+    if not heads:
+        return f"同户（户编号 {household_no}）没有户主，每户必须有且只有一个“户主”"
+    rows = _row_list(heads, len(heads))
+    return f"同户（户编号 {household_no}）有{len(heads)}个户主（第{rows}行），每户只能有一个户主"
+
+
+# Writing files --------------------------------------------------------------------------------
+
+
+def write_error_workbook(data: bytes, filename: str, parse: LedgerParse) -> bytes:
+    """The upload's rows above and at the header, then only its rejected rows, plus 错误说明.
+
+    Every cell is written as text so that ID numbers survive a round trip through Excel; the
+    file parses again once fixed (错误说明 is an extra column, ignored on upload).
+    """
+    table = read_table(data, filename)
+    header = parse.header
+    above = table.rows[: header.row_index]
+    header_row = table.rows[header.row_index]
+    rejected = [table.row(number) for number in parse.rejected_rows]
+    error_column = _error_column(header_row, [*above, header_row, *rejected])
+    text_columns = {header.columns[c] for c in TEXT_COLUMNS if c in header.columns}
+    messages: dict[int, list[str]] = {}
+    for error in parse.errors:
+        messages.setdefault(error.row, []).append(error.message)
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet(table.sheet_name)
+    for column in text_columns:
+        sheet.column_dimensions[_column_letter(column)].number_format = "@"
+        sheet.column_dimensions[_column_letter(column)].width = 22
+    sheet.column_dimensions[_column_letter(error_column)].width = 60
+    for row in above:
+        sheet.append(_text_cells(sheet, row, text_columns=()))
+    heading = _with_error(header_row, error_column, ERROR_COLUMN)
+    sheet.append(_text_cells(sheet, heading, text_columns=(), bold=True))
+    for number, row in zip(parse.rejected_rows, rejected):
+        cells = _with_error(row, error_column, "；".join(messages.get(number, ())))
+        sheet.append(_text_cells(sheet, cells, text_columns))
+    return _save(book)
+
+
+def write_ledger_workbook(rows: Iterable[Mapping | tuple], notes: bool = False) -> bytes:
+    """A ledger in the import layout: dicts keyed by canonical name, or tuples in COLUMNS order.
+
+    Codes become their Chinese labels (sex, status, categories), so the file imports again;
+    every cell is protected against formula injection.
+    """
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet(TEMPLATE_SHEET)
+    canonical = tuple(COLUMNS)
+    for index, name in enumerate(canonical):
+        dimension = sheet.column_dimensions[_column_letter(index)]
+        dimension.width = 22 if name in TEXT_COLUMNS or name == "categories" else 12
+        if name in TEXT_COLUMNS:
+            dimension.number_format = "@"
+    sheet.append([_bold(sheet, label) for label in COLUMNS.values()])
+    text_indexes = {canonical.index(name) for name in TEXT_COLUMNS}
+    for row in rows:
+        values = [row.get(name) for name in canonical] if isinstance(row, Mapping) else row
+        cells = [_export_value(name, value) for name, value in zip(canonical, values)]
+        sheet.append(_text_cells(sheet, cells, text_indexes, keep_type=True))
+    if notes:
+        _write_notes(book.create_sheet(NOTES_SHEET))
+    return _save(book)
+
+
+def template_workbook() -> bytes:
+    """The empty import template with its 填写说明 sheet."""
+    return write_ledger_workbook((), notes=True)
+
+
+_NOTES = (
+    ("household_no", "必填", "同一户的成员填写相同的户编号；每户有且只有一个“户主”"),
+    ("name", "必填", ""),
+    ("id_number", "必填", "18位公民身份号码（15位旧号码会自动转换）；请保持本列为文本格式，"
+     "否则Excel会丢失第15位以后的数字。表头也可写作“公民身份号码”或“证件号码”"),
+    ("sex", "选填", "男 或 女；须与身份证号一致"),
+    ("birth_date", "选填", "如 1980-01-01、1980/01/01、1980.01.01 或 19800101；须与身份证号一致"),
+    ("relation", "必填", "户主本人填“户主”，其他成员填与户主的关系，如 配偶、子、女"),
+    ("categories", "选填", "可填多个，用“、”或逗号分隔，可填："),
+    ("village_code", "必填", "12位村（社区）统计用区划代码，须是本辖区内的村（社区）；"
+     "表头也可写作“村(社区)代码”或“村代码”"),
+    ("status", "选填", "可填："),
+    ("phone", "选填", ""),
+)
+
+
+def _write_notes(sheet) -> None:
+    sheet.column_dimensions["A"].width = 20
+    sheet.column_dimensions["B"].width = 10
+    sheet.column_dimensions["C"].width = 90
+    sheet.append([_bold(sheet, text) for text in ("列名", "是否必填", "填写说明")])
+    allowed = {
+        "categories": "、".join(CATEGORIES.values()),
+        "status": "、".join(POVERTY_STATUSES.values()),
+    }
+    for canonical, required, text in _NOTES:
+        sheet.append([COLUMNS[canonical], required, text + allowed.get(canonical, "")])
+    sheet.append([])
+    sheet.append(["其他", "", "表头所在行须含“身份证号”或“公民身份号码”列；表头上方可以有标题行；"
+                  "列的顺序不限，其他列会被忽略；以“合计”或“总计”开头的行及其以下各行不导入。"])
+
+
+def _export_value(canonical: str, value):
+    if value is None:
+        return None
+    if canonical == "sex":
+        value = SEXES.get(value, value)
+    elif canonical == "status":
+        value = POVERTY_STATUSES.get(value, value)
+    elif canonical == "categories" and not isinstance(value, str):
+        value = "、".join(CATEGORIES.get(code, code) for code in value)
+    elif isinstance(value, dt.date):
+        return cell_text(value)
+    return neutralise_formula(value) if isinstance(value, str) else value
+
+
+def _error_column(header_row: list, rows: list[list]) -> int:
+    """Reuse the 错误说明 column of a file that is itself an error file, else add one after
+    the last column that holds anything."""
+    for index, value in enumerate(header_row):
+        if isinstance(value, str) and normalise_header(value) == ERROR_COLUMN:
+            return index
+    return max((_used_width(row) for row in rows), default=0)
+
+
+def _used_width(row: list) -> int:
+    for index in range(len(row) - 1, -1, -1):
+        if row[index] != "":
+            return index + 1
+    return 0
+
+
+def _with_error(cells: list, error_column: int, message: str) -> list:
+    row = list(cells)
+    row.extend([""] * (error_column + 1 - len(row)))
+    row[error_column] = message
+    return row
+
+
+def _text_cells(sheet, cells: list, text_columns, bold: bool = False, keep_type: bool = False):
+    """Cells written as strings (never formulas); text-formatted in ``text_columns``."""
+    out = []
+    for index, value in enumerate(cells):
+        if value is None or value == "":
+            out.append(None)
+            continue
+        if not keep_type or isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("", cell_text(value))
+        styled = bold or index in text_columns or (isinstance(value, str) and value[0] == "=")
+        if not styled:
+            out.append(value)
+            continue
+        cell = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            cell.data_type = "s"
+        if index in text_columns:
+            cell.number_format = "@"
+        if bold:
+            cell.font = Font(bold=True)
+        out.append(cell)
+    return out
+
+
+def _bold(sheet, text: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.font = Font(bold=True)
+    return cell
+
+
+def _column_letter(index: int) -> str:
+    return get_column_letter(index + 1)
+
+
+def _save(book: openpyxl.Workbook) -> bytes:
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
