@@ -16,8 +16,8 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .ledger_file import RowError
 from .models import ImportFile, ImportRun
+from .tabular import RowError
 
 LARGE_IMPORT_ROWS = 20_000  # above this, preview and confirm run as Celery tasks with a progress bar
 KEPT_ERRORS = 1000

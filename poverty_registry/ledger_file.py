@@ -21,6 +21,7 @@ from openpyxl.utils import get_column_letter
 from .idnumber import IdNumber, IdNumberError, parse_id_number, to_halfwidth
 from .tabular import (
     HeaderMatch,
+    RowError,
     Table,
     TableFormatError,
     TruncatedNumber,
@@ -33,17 +34,7 @@ from .tabular import (
     parse_date,
     read_table,
 )
-
-CATEGORIES = {
-    "tekun": "特困供养人员",
-    "dibao": "低保对象",
-    "monitor": "防止返贫监测对象",
-    "tuopin": "脱贫人口",
-    "low_income": "低收入人口",
-    "severe_disability": "重度残疾人",
-}
-POVERTY_STATUSES = {"not_lifted": "未脱贫", "lifted": "已脱贫", "monitored": "监测"}
-SEXES = {"M": "男", "F": "女"}
+from .vocab import CATEGORIES, HEAD_RELATION, POVERTY_STATUSES, SEXES
 
 # Cell values read as a vocabulary code: the labels themselves plus what clerks commonly write.
 CATEGORY_ALIASES = {label: code for code, label in CATEGORIES.items()} | {
@@ -90,26 +81,12 @@ HEADER_MARKERS = ("身份证号", "公民身份号码")
 # Only when no row has a HEADER_MARKERS cell: the ID column under its last synonym.
 FALLBACK_HEADER_MARKERS = ("证件号码",)
 REQUIRED_COLUMNS = ("household_no", "name", "id_number", "relation", "village_code")
-HEAD_RELATION = "户主"
 CATEGORY_SEPARATORS = ("、", ",")  # a full-width comma is a "," once half-width
 ERROR_COLUMN = "错误说明"
 ROWS_NAMED = 10  # a message names at most this many other rows
 TEMPLATE_SHEET = "台账"
 NOTES_SHEET = "填写说明"
 TEXT_COLUMNS = ("household_no", "id_number", "village_code", "phone")
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    row: int
-    column: str
-    message: str
-
-    def text(self) -> str:
-        return f"第{self.row}行 {self.column}：{self.message}"
-
-    def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "message": self.message}
 
 
 class LedgerRow(NamedTuple):

@@ -39,6 +39,19 @@ _DATE_RE = re.compile(
 Cell = str | dt.date  # a datetime.datetime is a date too
 
 
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row: int
+    column: str
+    message: str
+
+    def text(self) -> str:
+        return f"第{self.row}行 {self.column}：{self.message}"
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
 class TableFormatError(ValueError):
     """The file cannot be read as a table; the message is for the person who uploaded it."""
 
