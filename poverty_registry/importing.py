@@ -97,6 +97,13 @@ def in_transaction(work: Callable[[], ImportOutcome], *, dry_run: bool) -> Impor
     return outcome
 
 
+def create_staging_table(cursor, name: str, columns_sql: str) -> None:
+    """A temporary table for this transaction; one left by an earlier import in the same (test) transaction
+    is dropped first, since ON COMMIT DROP only fires at the real commit."""
+    cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+    cursor.execute(f"CREATE TEMP TABLE {name} ({columns_sql}) ON COMMIT DROP")
+
+
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
     """COPY rows into a (staging) table on the current connection."""
     with connection.cursor() as cursor, cursor.connection.cursor().copy(
@@ -137,9 +144,8 @@ def upload(kind_code: str, data: bytes, filename: str, user) -> ImportRun:
         from .tasks import preview_import
 
         transaction.on_commit(lambda: preview_import.delay(run.pk))
-    else:
-        preview(run.pk)
-    return run
+        return run
+    return preview(run.pk)
 
 
 def _file_bytes(run: ImportRun) -> bytes:

@@ -391,6 +391,28 @@ def _head_count_message(household_no: str, heads: list[int]) -> str:
     return f"同户（户编号 {household_no}）有{len(heads)}个户主（第{rows}行），每户只能有一个户主"
 
 
+def with_extra_errors(parse: LedgerParse, extra: list[RowError]) -> LedgerParse:
+    """Add errors found against the database (scope, head conflicts); their households are rejected
+    whole, as §4.4 rejects a household with any row error."""
+    if not extra:
+        return parse
+    bad_rows = {error.row for error in extra}
+    households = {row.household_no for row in parse.accepted if row.excel_row in bad_rows}
+    label = parse.header.labels.get("household_no", COLUMNS["household_no"])
+    errors = list(extra)
+    for row in parse.accepted:
+        if row.household_no in households and row.excel_row not in bad_rows:
+            errors.append(RowError(row.excel_row, label, f"同户（户编号 {row.household_no}）其他行有错误，整户未导入"))
+    rejected = {row.excel_row for row in parse.accepted if row.household_no in households}
+    return LedgerParse(
+        rows_read=parse.rows_read,
+        accepted=[row for row in parse.accepted if row.household_no not in households],
+        rejected_rows=sorted(set(parse.rejected_rows) | rejected),
+        errors=sorted([*parse.errors, *errors], key=lambda e: e.row),
+        header=parse.header,
+    )
+
+
 # Writing files --------------------------------------------------------------------------------
 
 

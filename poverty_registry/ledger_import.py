@@ -1,0 +1,245 @@
+"""The township ledger import (DOMAIN §4): one service for the admin pages, the command and Celery.
+
+Rows are checked in Python (ledger_file), then written set-based in one transaction: COPY into a
+staging table, scope and household checks against the database, INSERT … ON CONFLICT upserts of
+households and persons that touch only what changed, and categories started or ended on the import
+date. The audit trail records every written row through its statement-level triggers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection
+from django.utils import timezone
+
+from . import importing
+from .ledger_file import (
+    LedgerParse,
+    parse_ledger,
+    template_workbook,
+    with_extra_errors,
+    write_error_workbook,
+)
+from .models import Region
+from .scoping import region_prefix
+from .tabular import RowError
+
+STAGE_COLUMNS = ("excel_row", "household_no", "name", "id_number", "sex", "birth_date", "relation", "is_head",
+                 "village_code", "status", "phone", "categories")
+
+STAGE_COLUMNS_SQL = """
+    excel_row integer PRIMARY KEY, household_no text NOT NULL, name text NOT NULL, id_number text NOT NULL,
+    sex char(1) NOT NULL, birth_date date NOT NULL, relation text NOT NULL, is_head boolean NOT NULL,
+    village_code text NOT NULL, status text, phone text, categories text
+"""
+
+# Rows whose person or household is registered outside the uploader's region: not theirs to change.
+OUT_OF_SCOPE_SQL = """
+SELECT s.excel_row, 'person', p.region_id FROM ledger_stage s
+  JOIN poverty_registry_person p ON p.id_number = s.id_number WHERE p.region_id NOT LIKE %(prefix)s
+UNION ALL
+SELECT s.excel_row, 'household', h.region_id FROM ledger_stage s
+  JOIN poverty_registry_household h ON h.household_no = s.household_no WHERE h.region_id NOT LIKE %(prefix)s
+"""
+
+# A registered head of a household in the file who is not among the file's rows for that household.
+HEAD_CONFLICT_SQL = """
+SELECT s.excel_row, p.name FROM ledger_stage s
+  JOIN poverty_registry_household h ON h.household_no = s.household_no
+  JOIN poverty_registry_person p ON p.household_id = h.id AND p.is_head
+ WHERE s.is_head AND p.id_number <> s.id_number
+   AND NOT EXISTS (SELECT 1 FROM ledger_stage o WHERE o.id_number = p.id_number)
+"""
+
+# What the writes below will do, counted without writing (the preview) — the same conditions.
+COUNT_SQL = """
+SELECT
+  count(*) FILTER (WHERE p.id IS NULL) AS created,
+  count(*) FILTER (WHERE p.id IS NOT NULL AND (
+      (p.name, p.relation, p.is_head, p.region_id, h.household_no) IS DISTINCT FROM
+      (s.name, s.relation, s.is_head, s.village_code, s.household_no)
+      OR (s.status IS NOT NULL AND s.status IS DISTINCT FROM p.poverty_status)
+      OR (s.phone IS NOT NULL AND s.phone IS DISTINCT FROM p.phone)
+      OR (%(with_categories)s AND (
+        EXISTS (SELECT 1 FROM poverty_registry_personcategory c
+                 WHERE c.person_id = p.id AND c.source = 'ledger' AND c.valid_from <= %(today)s
+                   AND (c.valid_to IS NULL OR c.valid_to >= %(today)s)
+                   AND NOT (c.category = ANY (string_to_array(coalesce(s.categories, ''), ','))))
+        OR EXISTS (SELECT 1 FROM unnest(string_to_array(s.categories, ',')) AS listed(category)
+                    WHERE NOT EXISTS (SELECT 1 FROM poverty_registry_personcategory c
+                                       WHERE c.person_id = p.id AND c.category = listed.category
+                                         AND (c.valid_to IS NULL OR c.valid_to >= %(today)s)))))
+  )) AS updated,
+  count(DISTINCT s.household_no) AS households
+FROM ledger_stage s
+LEFT JOIN poverty_registry_person p ON p.id_number = s.id_number
+LEFT JOIN poverty_registry_household h ON h.id = p.household_id
+"""
+
+UPSERT_SQL = (
+    # Households: new ones created, a moved one follows its village.
+    """
+    INSERT INTO poverty_registry_household (household_no, region_id, created_at, updated_at)
+    SELECT DISTINCT ON (household_no) household_no, village_code, now(), now() FROM ledger_stage
+     ORDER BY household_no, is_head DESC, excel_row
+    ON CONFLICT (household_no) DO UPDATE SET region_id = EXCLUDED.region_id, updated_at = now()
+     WHERE poverty_registry_household.region_id IS DISTINCT FROM EXCLUDED.region_id
+    """,
+    # Heads stepping down first, so the one-head-per-household index never sees two.
+    """
+    UPDATE poverty_registry_person p SET is_head = false, updated_at = now()
+      FROM ledger_stage s WHERE s.id_number = p.id_number AND p.is_head AND NOT s.is_head
+    """,
+    """
+    INSERT INTO poverty_registry_person (id_number, name, sex, birth_date, household_id, relation, is_head,
+                                         region_id, poverty_status, phone, created_at, updated_at)
+    SELECT s.id_number, s.name, s.sex, s.birth_date, h.id, s.relation, s.is_head, s.village_code,
+           coalesce(s.status, ''), coalesce(s.phone, ''), now(), now()
+      FROM ledger_stage s JOIN poverty_registry_household h ON h.household_no = s.household_no
+    ON CONFLICT (id_number) DO UPDATE SET
+        name = EXCLUDED.name, household_id = EXCLUDED.household_id, relation = EXCLUDED.relation,
+        is_head = EXCLUDED.is_head, region_id = EXCLUDED.region_id,
+        poverty_status = CASE WHEN EXCLUDED.poverty_status = '' THEN poverty_registry_person.poverty_status
+                              ELSE EXCLUDED.poverty_status END,
+        phone = CASE WHEN EXCLUDED.phone = '' THEN poverty_registry_person.phone ELSE EXCLUDED.phone END,
+        updated_at = now()
+     WHERE (poverty_registry_person.name, poverty_registry_person.household_id, poverty_registry_person.relation,
+            poverty_registry_person.is_head, poverty_registry_person.region_id)
+           IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.household_id, EXCLUDED.relation, EXCLUDED.is_head,
+                             EXCLUDED.region_id)
+        OR (EXCLUDED.poverty_status <> '' AND EXCLUDED.poverty_status <> poverty_registry_person.poverty_status)
+        OR (EXCLUDED.phone <> '' AND EXCLUDED.phone <> poverty_registry_person.phone)
+    """,
+)
+
+# Categories as of the import date (§4.5): a ledger category no longer listed ends the day before
+# (or disappears if it only started today); a listed one not held starts today.
+CATEGORY_SQL = (
+    """
+    DELETE FROM poverty_registry_personcategory c USING ledger_stage s, poverty_registry_person p
+     WHERE p.id_number = s.id_number AND c.person_id = p.id AND c.source = 'ledger'
+       AND c.valid_from = %(today)s AND NOT (c.category = ANY (string_to_array(coalesce(s.categories, ''), ',')))
+    """,
+    """
+    UPDATE poverty_registry_personcategory c SET valid_to = %(yesterday)s
+      FROM ledger_stage s, poverty_registry_person p
+     WHERE p.id_number = s.id_number AND c.person_id = p.id AND c.source = 'ledger'
+       AND c.valid_from < %(today)s AND (c.valid_to IS NULL OR c.valid_to >= %(today)s)
+       AND NOT (c.category = ANY (string_to_array(coalesce(s.categories, ''), ',')))
+    """,
+    """
+    INSERT INTO poverty_registry_personcategory (person_id, category, valid_from, valid_to, source)
+    SELECT p.id, listed.category, %(today)s, NULL, 'ledger'
+      FROM ledger_stage s JOIN poverty_registry_person p ON p.id_number = s.id_number
+     CROSS JOIN LATERAL unnest(string_to_array(s.categories, ',')) AS listed(category)
+     WHERE NOT EXISTS (SELECT 1 FROM poverty_registry_personcategory c
+                        WHERE c.person_id = p.id AND c.category = listed.category
+                          AND (c.valid_to IS NULL OR c.valid_to >= %(today)s))
+    """,
+)
+
+
+class LedgerKind(importing.ImportKind):
+    code = "ledger"
+    label = "建档立卡台账"
+    permission = "poverty_registry.add_person"
+    template_name = "建档立卡台账导入模板.xlsx"
+    count_labels = {"households_imported": "导入户数", "persons_created": "新增人员",
+                    "persons_updated": "修改人员", "persons_unchanged": "未变人员"}
+
+    def run(self, data, filename, user, *, dry_run, progress):
+        today = timezone.localdate()
+        progress(5, "读取并核对文件")
+        parse = parse_ledger(data, filename, allowed_villages=allowed_villages(user), today=today)
+        progress(45, "与台账比对")
+        return importing.in_transaction(lambda: self._apply(parse, user, today, dry_run, progress),
+                                        dry_run=dry_run)
+
+    def _apply(self, parse: LedgerParse, user, today: dt.date, dry_run: bool, progress) -> importing.ImportOutcome:
+        with connection.cursor() as cursor:
+            importing.create_staging_table(cursor, "ledger_stage", STAGE_COLUMNS_SQL)
+            importing.copy_rows("ledger_stage", STAGE_COLUMNS, (_stage_row(row) for row in parse.accepted))
+            parse = self._reject_conflicts(cursor, parse, user)
+            with_categories = parse.has_column("categories")
+            cursor.execute(COUNT_SQL, {"today": today, "with_categories": with_categories})
+            created, updated, households = cursor.fetchone()
+            if not dry_run:
+                progress(60, "写入台账")
+                for statement in UPSERT_SQL:
+                    cursor.execute(statement)
+                if with_categories:
+                    progress(85, "更新人员类别")
+                    for statement in CATEGORY_SQL:
+                        cursor.execute(statement, {"today": today, "yesterday": today - dt.timedelta(days=1)})
+        progress(100, "完成")
+        accepted = len(parse.accepted)
+        return importing.ImportOutcome(
+            rows_read=parse.rows_read,
+            counts={"households_imported": households, "persons_created": created, "persons_updated": updated,
+                    "persons_unchanged": accepted - created - updated},
+            rows_rejected=len(parse.rejected_rows),
+            errors=parse.errors,
+        )
+
+    def _reject_conflicts(self, cursor, parse: LedgerParse, user) -> LedgerParse:
+        """Re-check scope inside the transaction (NetBox's lesson) and head conflicts with the ledger."""
+        extra: list[RowError] = []
+        prefix = region_prefix(user)
+        id_label = parse.header.labels.get("id_number", "身份证号")
+        household_label = parse.header.labels.get("household_no", "户编号")
+        relation_label = parse.header.labels.get("relation", "与户主关系")
+        if prefix:
+            cursor.execute(OUT_OF_SCOPE_SQL, {"prefix": prefix + "%"})
+            for excel_row, what, region in cursor.fetchall():
+                place = _region_name(region)
+                if what == "person":
+                    extra.append(RowError(excel_row, id_label, f"该人员已在{place}登记，不在您的辖区，"
+                                                                "请联系县级经办办理迁移"))
+                else:
+                    extra.append(RowError(excel_row, household_label, f"该户编号已属于{place}，不在您的辖区"))
+        cursor.execute(HEAD_CONFLICT_SQL)
+        for excel_row, head_name in cursor.fetchall():
+            extra.append(RowError(excel_row, relation_label,
+                                  f"该户在台账中的户主是{head_name}，本文件未包含其记录；更换户主请在文件中一并填写原户主"))
+        if not extra:
+            return parse
+        parse = with_extra_errors(parse, extra)
+        cursor.execute("DELETE FROM ledger_stage WHERE NOT (excel_row = ANY (%s))",
+                       [[row.excel_row for row in parse.accepted]])
+        return parse
+
+    def estimate_rows(self, data, filename):
+        return super().estimate_rows(data, filename)
+
+    def error_workbook(self, data, filename, errors):
+        parse = parse_ledger(data, filename, allowed_villages=_AnyVillage(), today=timezone.localdate())
+        rejected = sorted({error.row for error in errors})
+        return write_error_workbook(data, filename, LedgerParse(
+            rows_read=parse.rows_read, accepted=[], rejected_rows=rejected, errors=errors, header=parse.header))
+
+    def template(self):
+        return template_workbook()
+
+
+class _AnyVillage:
+    """The error file only needs the layout; the errors themselves come from the run."""
+
+    def __contains__(self, code):
+        return True
+
+
+def allowed_villages(user) -> set[str]:
+    return set(Region.objects.restrict(user, None).filter(level=5).values_list("code", flat=True))
+
+
+def _region_name(code: str) -> str:
+    region = Region.objects.filter(code=code).first()
+    return region.full_name if region else code
+
+
+def _stage_row(row) -> tuple:
+    return (row.excel_row, row.household_no, row.name, row.id_number, row.sex, row.birth_date, row.relation,
+            row.is_head, row.village_code, row.status, row.phone or None, ",".join(sorted(row.categories)) or None)
+
+
+LEDGER = importing.register(LedgerKind())

@@ -1,0 +1,187 @@
+"""The ledger import service against the database: counts, upsert, categories, scope, audit, preview/confirm."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from claims.models import AuditRecord
+from poverty_registry import importing
+from poverty_registry.models import Household, Person, PersonCategory
+from tests.conftest import VILLAGE_A, VILLAGE_B, make_person
+from tests.poverty_registry.ledger_builders import id_number, ledger_xlsx, row
+
+VILLAGE_A2 = "430621100202"
+
+
+def run_command(path, user="clerk_a", dry_run=False):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("import_ledger", str(path), user=user, dry_run=dry_run, json=True, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def two_households(tmp_path, *, name0="李一", categories0="脱贫人口") -> Path:
+    path = tmp_path / "台账.xlsx"
+    path.write_bytes(ledger_xlsx([
+        row("H001", name0, 1, VILLAGE_A, categories=categories0),
+        row("H001", "李二", 2, VILLAGE_A, relation="配偶", categories="脱贫人口、重度残疾人"),
+        row("H002", "王一", 3, VILLAGE_A2, categories="低保对象", status="监测"),
+    ]))
+    return path
+
+
+def test_first_import_creates_and_reimport_changes_nothing(tmp_path, clerk_a):
+    path = two_households(tmp_path)
+    first = run_command(path)
+    assert first == {"rows_read": 3, "households_imported": 2, "persons_created": 3, "persons_updated": 0,
+                     "persons_unchanged": 0, "rows_rejected": 0, "errors": []}
+    head = Person.objects.get(id_number=id_number(1))
+    assert head.is_head and head.household.household_no == "H001" and head.region_id == VILLAGE_A
+    assert head.poverty_status == "lifted"
+    assert sorted(Person.objects.get(id_number=id_number(2)).categories_on(timezone.localdate())) == [
+        "severe_disability", "tuopin"]
+    audit_before = AuditRecord.objects.count()
+    again = run_command(path)
+    assert (again["persons_created"], again["persons_updated"], again["persons_unchanged"]) == (0, 0, 3)
+    assert AuditRecord.objects.count() == audit_before  # unchanged rows change nothing
+
+
+def test_changed_row_is_updated_and_audited(tmp_path, clerk_a):
+    run_command(two_households(tmp_path))
+    result = run_command(two_households(tmp_path, name0="李壹"))
+    assert (result["persons_created"], result["persons_updated"], result["persons_unchanged"]) == (0, 1, 2)
+    person = Person.objects.get(id_number=id_number(1))
+    assert person.name == "李壹"
+    record = AuditRecord.objects.filter(table_name="poverty_registry_person", object_pk=str(person.pk),
+                                        action="UPDATE").get()
+    assert record.actor_username == "clerk_a" and record.source == "import_ledger"
+    assert record.before["name"] == "李一" and record.after["name"] == "李壹"
+
+
+def test_categories_start_today_and_end_yesterday(tmp_path, clerk_a):
+    today = timezone.localdate()
+    run_command(two_households(tmp_path))
+    person = Person.objects.get(id_number=id_number(1))
+    PersonCategory.objects.filter(person=person).update(valid_from=today - dt.timedelta(days=30))
+    result = run_command(two_households(tmp_path, categories0="低保对象"))
+    assert result["persons_updated"] == 1
+    spans = {(c.category, c.valid_from, c.valid_to) for c in person.categories.all()}
+    assert spans == {("tuopin", today - dt.timedelta(days=30), today - dt.timedelta(days=1)),
+                     ("dibao", today, None)}
+    assert person.categories_on(today) == ["dibao"]
+
+
+def test_manual_category_is_not_ended_by_the_ledger(tmp_path, clerk_a):
+    run_command(two_households(tmp_path))
+    person = Person.objects.get(id_number=id_number(1))
+    PersonCategory.objects.create(person=person, category="tekun", valid_from=dt.date(2020, 1, 1), source="manual")
+    result = run_command(two_households(tmp_path))
+    assert result["persons_unchanged"] == 3
+    assert sorted(person.categories_on(timezone.localdate())) == ["tekun", "tuopin"]
+
+
+def test_dry_run_writes_nothing(tmp_path, clerk_a):
+    result = run_command(two_households(tmp_path), dry_run=True)
+    assert result["persons_created"] == 3
+    assert not Person.objects.exists() and not Household.objects.exists()
+
+
+def test_other_townships_village_and_person_are_errors(tmp_path, clerk_a, regions):
+    elsewhere = make_person(VILLAGE_B, seq=9, name="汉昌人")
+    path = tmp_path / "台账.xlsx"
+    path.write_bytes(ledger_xlsx([
+        row("H001", "李一", 1, VILLAGE_A),
+        row("H003", "外村人", 4, VILLAGE_B),
+        [ "H004", "迁入人", elsewhere.id_number, "", "", "户主", "脱贫人口", VILLAGE_A, "", ""],
+        row("H004", "迁入人配偶", 5, VILLAGE_A, relation="配偶"),
+    ]))
+    result = run_command(path)
+    assert (result["rows_read"], result["persons_created"], result["rows_rejected"]) == (4, 1, 3)
+    by_row = {(e["row"], e["column"]): e["message"] for e in result["errors"]}
+    assert by_row[(4, "所在村（社区）代码")] == f"村代码 {VILLAGE_B} 不是本辖区内的村（社区）"
+    assert by_row[(5, "身份证号")].startswith("该人员已在湖南省岳阳市平江县汉昌镇")
+    assert by_row[(6, "户编号")] == "同户（户编号 H004）其他行有错误，整户未导入"
+    elsewhere.refresh_from_db()
+    assert elsewhere.region_id == VILLAGE_B and elsewhere.name == "汉昌人"
+
+
+def test_county_officer_may_move_a_person_within_the_county(tmp_path, county_a, regions):
+    moved = make_person(VILLAGE_A, seq=9, name="迁移人")
+    path = tmp_path / "台账.xlsx"
+    path.write_bytes(ledger_xlsx([[moved.household.household_no, "迁移人", moved.id_number, "", "", "户主", "",
+                                   VILLAGE_A2, "", ""]]))
+    result = run_command(path, user="county_a")
+    assert result["persons_updated"] == 1 and result["errors"] == []
+    moved.refresh_from_db()
+    assert moved.region_id == VILLAGE_A2
+
+
+def test_preview_then_confirm_applies_exactly_what_was_previewed(tmp_path, clerk_a):
+    data = two_households(tmp_path).read_bytes()
+    run = importing.upload("ledger", data, "台账.xlsx", clerk_a)
+    assert run.status == "previewed" and run.preview_counts["persons_created"] == 3
+    assert not Person.objects.exists()
+    run = importing.confirm(run.pk, clerk_a, run.file_id)
+    assert run.status == "imported" and run.result_counts == run.preview_counts
+    assert Person.objects.count() == 3
+
+
+def test_confirm_refused_when_ledger_changed_after_preview(tmp_path, clerk_a):
+    data = two_households(tmp_path).read_bytes()
+    run = importing.upload("ledger", data, "台账.xlsx", clerk_a)
+    run_command(two_households(tmp_path))  # someone imported in between
+    run = importing.confirm(run.pk, clerk_a, run.file_id)
+    assert run.status == "stale" and "已发生变化" in run.message
+    assert Person.objects.count() == 3
+
+
+def test_confirm_refused_for_another_file(tmp_path, clerk_a):
+    run = importing.upload("ledger", two_households(tmp_path).read_bytes(), "台账.xlsx", clerk_a)
+    with pytest.raises(importing.StalePreview, match="文件与预览时不一致"):
+        importing.confirm(run.pk, clerk_a, "f" * 64)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_import_leaves_ledger_unchanged(tmp_path, clerk_a):
+    """A process killed in the middle of its one transaction writes nothing."""
+    rows = [row(f"K{i:05d}", f"批量{i}", i % 1000, VILLAGE_A, birth=f"19{50 + i // 1000 % 50:02d}0101")
+            for i in range(1, 40001)]
+    path = tmp_path / "大台账.xlsx"
+    path.write_bytes(ledger_xlsx(rows, title=None))
+    before = (Person.objects.count(), Household.objects.count(), AuditRecord.objects.count())
+    settings = connection.settings_dict
+    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+    url = f"postgresql://{settings['USER']}@{host}:{port}/{settings['NAME']}"
+    if settings["HOST"] and settings["HOST"].startswith("/"):
+        url = f"postgresql://{settings['USER']}@/{settings['NAME']}?host={settings['HOST']}"
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    process = subprocess.Popen([sys.executable, "manage.py", "import_ledger", str(path), "--user", "clerk_a"],
+                               cwd=Path(__file__).resolve().parents[2], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _writing(settings["NAME"]):
+        time.sleep(0.05)
+    assert process.poll() is None, f"the import ended before it could be killed: {process.communicate()[1][-2000:]}"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    time.sleep(0.5)
+    assert (Person.objects.count(), Household.objects.count(), AuditRecord.objects.count()) == before
+
+
+def _writing(database: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
+                       "AND (query ILIKE 'INSERT INTO poverty_registry_%%' OR query ILIKE 'COPY ledger_stage%%')",
+                       [database])
+        return cursor.fetchone()[0] > 0
