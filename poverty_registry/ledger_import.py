@@ -8,7 +8,9 @@ date. The audit trail records every written row through its statement-level trig
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -24,6 +26,7 @@ from .models import Region
 from .scoping import region_prefix
 from .tabular import RowError
 
+PARSE_CACHE_SECONDS = 3600
 STAGE_COLUMNS = ("excel_row", "household_no", "name", "id_number", "sex", "birth_date", "relation", "is_head",
                  "village_code", "status", "phone", "categories")
 
@@ -53,27 +56,39 @@ SELECT s.excel_row, p.name FROM ledger_stage s
 
 # What the writes below will do, counted without writing (the preview) — the same conditions.
 COUNT_SQL = """
+WITH matched AS (
+  SELECT s.*, p.id AS person_id, p.name AS old_name, p.relation AS old_relation, p.is_head AS old_is_head,
+         p.region_id AS old_region, p.poverty_status AS old_status, p.phone AS old_phone,
+         h.household_no AS old_household_no
+    FROM ledger_stage s
+    LEFT JOIN poverty_registry_person p ON p.id_number = s.id_number
+    LEFT JOIN poverty_registry_household h ON h.id = p.household_id
+),
+ending AS (  -- ledger categories held today that the file no longer lists
+  SELECT m.person_id FROM matched m JOIN poverty_registry_personcategory c ON c.person_id = m.person_id
+   WHERE %(with_categories)s AND c.source = 'ledger' AND c.valid_from <= %(today)s
+     AND (c.valid_to IS NULL OR c.valid_to >= %(today)s)
+     AND NOT (c.category = ANY (string_to_array(coalesce(m.categories, ''), ',')))
+),
+starting AS (  -- listed categories the person does not hold from today on
+  SELECT m.person_id FROM matched m CROSS JOIN LATERAL unnest(string_to_array(m.categories, ',')) AS listed(category)
+    LEFT JOIN poverty_registry_personcategory c
+           ON c.person_id = m.person_id AND c.category = listed.category
+          AND (c.valid_to IS NULL OR c.valid_to >= %(today)s)
+   WHERE %(with_categories)s AND m.person_id IS NOT NULL AND c.id IS NULL
+),
+category_changed AS (SELECT person_id FROM ending UNION SELECT person_id FROM starting)
 SELECT
-  count(*) FILTER (WHERE p.id IS NULL) AS created,
-  count(*) FILTER (WHERE p.id IS NOT NULL AND (
-      (p.name, p.relation, p.is_head, p.region_id, h.household_no) IS DISTINCT FROM
-      (s.name, s.relation, s.is_head, s.village_code, s.household_no)
-      OR (s.status IS NOT NULL AND s.status IS DISTINCT FROM p.poverty_status)
-      OR (s.phone IS NOT NULL AND s.phone IS DISTINCT FROM p.phone)
-      OR (%(with_categories)s AND (
-        EXISTS (SELECT 1 FROM poverty_registry_personcategory c
-                 WHERE c.person_id = p.id AND c.source = 'ledger' AND c.valid_from <= %(today)s
-                   AND (c.valid_to IS NULL OR c.valid_to >= %(today)s)
-                   AND NOT (c.category = ANY (string_to_array(coalesce(s.categories, ''), ','))))
-        OR EXISTS (SELECT 1 FROM unnest(string_to_array(s.categories, ',')) AS listed(category)
-                    WHERE NOT EXISTS (SELECT 1 FROM poverty_registry_personcategory c
-                                       WHERE c.person_id = p.id AND c.category = listed.category
-                                         AND (c.valid_to IS NULL OR c.valid_to >= %(today)s)))))
-  )) AS updated,
-  count(DISTINCT s.household_no) AS households
-FROM ledger_stage s
-LEFT JOIN poverty_registry_person p ON p.id_number = s.id_number
-LEFT JOIN poverty_registry_household h ON h.id = p.household_id
+  count(*) FILTER (WHERE m.person_id IS NULL) AS created,
+  count(*) FILTER (WHERE m.person_id IS NOT NULL AND (
+      (m.old_name, m.old_relation, m.old_is_head, m.old_region, m.old_household_no) IS DISTINCT FROM
+      (m.name, m.relation, m.is_head, m.village_code, m.household_no)
+      OR (m.status IS NOT NULL AND m.status IS DISTINCT FROM m.old_status)
+      OR (m.phone IS NOT NULL AND m.phone IS DISTINCT FROM m.old_phone)
+      OR cc.person_id IS NOT NULL)
+  ) AS updated,
+  count(DISTINCT m.household_no) AS households
+FROM matched m LEFT JOIN category_changed cc ON cc.person_id = m.person_id
 """
 
 UPSERT_SQL = (
@@ -150,7 +165,7 @@ class LedgerKind(importing.ImportKind):
     def run(self, data, filename, user, *, dry_run, progress):
         today = timezone.localdate()
         progress(5, "读取并核对文件")
-        parse = parse_ledger(data, filename, allowed_villages=allowed_villages(user), today=today)
+        parse = cached_parse(data, filename, allowed_villages(user), today)
         progress(45, "与台账比对")
         return importing.in_transaction(lambda: self._apply(parse, user, today, dry_run, progress),
                                         dry_run=dry_run)
@@ -226,6 +241,18 @@ class _AnyVillage:
 
     def __contains__(self, code):
         return True
+
+
+def cached_parse(data: bytes, filename: str, villages: set[str], today: dt.date) -> LedgerParse:
+    """Preview and confirm check the same file against the same villages on the same day: parse it once.
+    The key covers everything the parse depends on, so a hit is the same result."""
+    scope = hashlib.sha256(",".join(sorted(villages)).encode()).hexdigest()
+    key = f"ledger-parse:{importing.digest(data)}:{scope}:{today.isoformat()}:{filename.rsplit('.', 1)[-1].lower()}"
+    parse = cache.get(key)
+    if parse is None:
+        parse = parse_ledger(data, filename, allowed_villages=villages, today=today)
+        cache.set(key, parse, PARSE_CACHE_SECONDS)
+    return parse
 
 
 def allowed_villages(user) -> set[str]:

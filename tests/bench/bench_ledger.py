@@ -1,0 +1,191 @@
+"""Ledger import (issue 3): end to end (preview + commit) on a generated 100,000-row ledger, re-import
+unchanged, the stock django-import-export ModelResource (use_bulk) as the peer on a 10,000-row slice,
+and the peak memory of a 300,000-row file (in a child process of its own)."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+
+import openpyxl
+
+from tests.bench.harness import ROOT, Entry, timed
+
+ROWS = int(os.environ.get("BENCH_LEDGER_ROWS", "100000"))
+PEER_ROWS = int(os.environ.get("BENCH_LEDGER_PEER_ROWS", "10000"))
+MEMORY_ROWS = int(os.environ.get("BENCH_LEDGER_MEMORY_ROWS", "300000"))
+HEADER = ["户编号", "姓名", "身份证号", "性别", "出生日期", "与户主关系", "人员类别", "所在村（社区）代码", "脱贫状态"]
+
+
+def ledger_rows(count: int, seed: int, villages: list[str], prefix: str = "B"):
+    from poverty_registry.idnumber import check_char
+
+    rng = random.Random(seed)
+    used: set[str] = set()
+    household, made = 0, 0
+    while made < count:
+        household += 1
+        village = rng.choice(villages)
+        for member in range(min(rng.randint(1, 5), count - made)):
+            while True:
+                first17 = f"{village[:6]}19{rng.randint(30, 99)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}" \
+                          f"{rng.randint(0, 999):03d}"
+                if first17 not in used:
+                    used.add(first17)
+                    break
+            number = first17 + check_char(first17)
+            sex = "男" if int(number[16]) % 2 else "女"
+            birth = f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
+            yield [f"{prefix}{household:07d}", f"测试{made}", number, sex, birth, "户主" if member == 0 else "子女",
+                   rng.choice(["脱贫人口", "低保对象", "防止返贫监测对象", "特困供养人员"]), village, "已脱贫"]
+            made += 1
+
+
+def write_xlsx(rows, title: bool = True) -> bytes:
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("台账")
+    if title:
+        sheet.append(["岳阳县建档立卡台账（基准测试）"])
+    sheet.append(HEADER)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def cached_file(name: str, make) -> bytes:
+    path = ROOT / "var" / "bench_cache" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(make())
+    return path.read_bytes()
+
+
+def city_officer():
+    from poverty_registry.services import save_staff
+
+    return save_staff("bench_city", region_code="4306", role="city")[0]
+
+
+def villages() -> list[str]:
+    from poverty_registry.models import Region
+
+    return list(Region.objects.filter(level=5).order_by("code").values_list("code", flat=True))
+
+
+def ours(data: bytes, filename: str, user):
+    from claims.audit import audit_context
+    from poverty_registry.ledger_import import LEDGER
+
+    def preview_and_commit():
+        with audit_context(user=user, source="bench"):
+            preview = LEDGER.run(data, filename, user, dry_run=True, progress=lambda *a: None)
+            commit = LEDGER.run(data, filename, user, dry_run=False, progress=lambda *a: None)
+        assert preview.counts == commit.counts and not commit.errors, commit.errors[:3]
+        return commit
+
+    return timed(preview_and_commit)
+
+
+def peer(rows: list[list]) -> float:
+    """Stock django-import-export: households then persons, each import_data dry run then real run."""
+    import tablib
+    from import_export import fields, resources, widgets
+
+    from poverty_registry.models import Household, Person, Region
+
+    class HouseholdResource(resources.ModelResource):
+        region = fields.Field(attribute="region", column_name="region",
+                              widget=widgets.ForeignKeyWidget(Region, "code"))
+
+        class Meta:
+            model = Household
+            fields = ("household_no", "region")
+            import_id_fields = ("household_no",)
+            use_bulk = True
+            skip_unchanged = True
+
+    class PersonResource(resources.ModelResource):
+        household = fields.Field(attribute="household", column_name="household",
+                                 widget=widgets.ForeignKeyWidget(Household, "household_no"))
+        region = fields.Field(attribute="region", column_name="region",
+                              widget=widgets.ForeignKeyWidget(Region, "code"))
+
+        class Meta:
+            model = Person
+            fields = ("id_number", "name", "sex", "birth_date", "household", "relation", "is_head", "region",
+                      "poverty_status")
+            import_id_fields = ("id_number",)
+            use_bulk = True
+            skip_unchanged = True
+
+    households = tablib.Dataset(headers=["household_no", "region"])
+    persons = tablib.Dataset(headers=["id_number", "name", "sex", "birth_date", "household", "relation", "is_head",
+                                      "region", "poverty_status"])
+    seen = set()
+    for r in rows:
+        if r[0] not in seen:
+            seen.add(r[0])
+            households.append([r[0], r[7]])
+        persons.append([r[2], r[1], "M" if r[3] == "男" else "F", r[4], r[0], r[5], r[5] == "户主", r[7], "lifted"])
+
+    def run():
+        for resource, dataset in ((HouseholdResource(), households), (PersonResource(), persons)):
+            for dry_run in (True, False):
+                result = resource.import_data(dataset, dry_run=dry_run, use_transactions=True)
+                if result.has_errors() or result.has_validation_errors():
+                    problems = [str(e.error) for e in result.base_errors] + [
+                        f"{row.number}: {row.error}" for row in result.invalid_rows[:3]] + [
+                        f"{n}: {[str(e.error) for e in errs][:1]}" for n, errs in list(result.row_errors())[:3]]
+                    raise AssertionError(problems)
+
+    return timed(run)[1]
+
+
+def memory_child() -> float:
+    """Peak RSS (MB) of a fresh process that previews and commits a MEMORY_ROWS-row ledger."""
+    code = (
+        "import os, json, django, resource; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings');"
+        "django.setup();"
+        "from tests.bench.bench_ledger import memory_run; memory_run();"
+        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=os.environ, capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def memory_run() -> None:
+    data = cached_file(f"ledger_{MEMORY_ROWS}.xlsx", lambda: write_xlsx(ledger_rows(MEMORY_ROWS, 3, villages())))
+    ours(data, "ledger.xlsx", city_officer())
+
+
+def run() -> list[Entry]:
+    user = city_officer()
+    all_villages = villages()
+    data = cached_file(f"ledger_{ROWS}.xlsx", lambda: write_xlsx(ledger_rows(ROWS, 1, all_villages)))
+    first, seconds = ours(data, "ledger.xlsx", user)
+    assert first.counts["persons_created"] == ROWS, first.counts
+    again, seconds_again = ours(data, "ledger.xlsx", user)
+    assert again.counts["persons_unchanged"] == ROWS, again.counts
+    ours_rate = ROWS / seconds
+
+    peer_rows = list(ledger_rows(PEER_ROWS, 2, all_villages, prefix="P"))
+    peer_rate = PEER_ROWS / peer(peer_rows)
+    # The same slice through our import, for a like-for-like per-row comparison on a fresh set of persons.
+    slice_data = write_xlsx(ledger_rows(PEER_ROWS, 4, all_villages, prefix="S"))
+    _, slice_seconds = ours(slice_data, "slice.xlsx", user)
+    entries = [
+        Entry("ledger import 100k preview+commit", ours_rate, "rows/s", "django-import-export use_bulk",
+              peer_rate, ours_rate / peer_rate),
+        Entry("ledger import 10k slice preview+commit", PEER_ROWS / slice_seconds, "rows/s",
+              "django-import-export use_bulk", peer_rate, PEER_ROWS / slice_seconds / peer_rate),
+        Entry("ledger re-import unchanged 100k", ROWS / seconds_again, "rows/s"),
+    ]
+    if MEMORY_ROWS:
+        entries.append(Entry(f"ledger import peak memory {MEMORY_ROWS // 1000}k rows", memory_child(), "MB"))
+    return entries
