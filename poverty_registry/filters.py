@@ -16,9 +16,9 @@ def within_region(queryset, field_path: str, code: str):
 
 class PersonFilterSet(django_filters.FilterSet):
     region = django_filters.CharFilter(label="区划代码", method="filter_region")
-    category = django_filters.ChoiceFilter(label="人员类别（当前）", choices=CATEGORIES.items(),
+    category = django_filters.ChoiceFilter(label="人员类别（当前）", choices=list(CATEGORIES.items()),
                                            method="filter_category")
-    poverty_status = django_filters.ChoiceFilter(label="脱贫状态", choices=POVERTY_STATUSES.items())
+    poverty_status = django_filters.ChoiceFilter(label="脱贫状态", choices=list(POVERTY_STATUSES.items()))
     deceased = django_filters.BooleanFilter(label="已死亡", field_name="death_date", lookup_expr="isnull",
                                             exclude=True)
 
@@ -27,7 +27,7 @@ class PersonFilterSet(django_filters.FilterSet):
         fields = ["region", "category", "poverty_status", "deceased"]
 
     def filter_region(self, queryset, name, value):
-        return within_region(queryset, "region_id", value)
+        return within_region(queryset, "region__code", value)
 
     def filter_category(self, queryset, name, value, on: dt.date | None = None):
         held = PersonCategory.objects.held_on(on or dt.date.today()).filter(person=OuterRef("pk"), category=value)
@@ -42,4 +42,4 @@ class HouseholdFilterSet(django_filters.FilterSet):
         fields = ["region"]
 
     def filter_region(self, queryset, name, value):
-        return within_region(queryset, "region_id", value)
+        return within_region(queryset, "region__code", value)

@@ -73,7 +73,7 @@ def detail(request, pk: int):
     counts = run.result_counts if run.status == "imported" else run.preview_counts
     return _page(request, "imports/detail.html", {
         "run": run, "kind": kind, "title": f"导入{kind.label}：{run.file_name}",
-        "counts": [(labels.get(key, key), value) for key, value in counts.items()],
+        "counts": [(label, counts[key]) for key, label in labels.items() if key in counts],
         "errors": run.errors[:200], "running": run.status in RUNNING,
         "progress": importing.progress_of(run),
         "may_confirm": run.status == "previewed" and request.user == run.user,

@@ -31,3 +31,17 @@ def healthz(request):
         checks["redis"] = str(exc)
     healthy = all(v == "ok" for v in checks.values())
     return JsonResponse(checks, status=200 if healthy else 503)
+
+
+@login_required
+def ledger_export(request):
+    from django.core.exceptions import PermissionDenied
+    from django.utils import timezone
+
+    from .exports import ledger_workbook
+    from .import_views import _xlsx
+
+    if not request.user.has_perm("poverty_registry.view_person"):
+        raise PermissionDenied
+    today = timezone.localdate()
+    return _xlsx(ledger_workbook(request.user, request.GET, today), f"建档立卡台账_{today:%Y%m%d}.xlsx")
