@@ -12,11 +12,23 @@ from poverty_registry.admin_base import ScopedAdmin
 from .models import AuditRecord
 
 
+def model_of(table_name: str):
+    return next((m for m in apps.get_models() if m._meta.db_table == table_name), None)
+
+
 def model_label(table_name: str) -> str:
-    for model in apps.get_models():
-        if model._meta.db_table == table_name:
-            return str(model._meta.verbose_name)
-    return table_name
+    model = model_of(table_name)
+    return str(model._meta.verbose_name) if model else table_name
+
+
+def column_label(table_name: str, column: str) -> str:
+    """The field's Chinese name for a column of the audited row."""
+    model = model_of(table_name)
+    if model is not None:
+        for field in model._meta.concrete_fields:
+            if field.column == column:
+                return str(field.verbose_name)
+    return column
 
 
 class TableFilter(admin.SimpleListFilter):
@@ -75,14 +87,15 @@ class AuditRecordAdmin(ScopedAdmin):
 
     @admin.display(description="变更内容")
     def changes_summary(self, obj):
-        fields = [name for name, _, _ in obj.changed_fields() if name not in {"updated_at", "created_at"}]
+        fields = [column_label(obj.table_name, name) for name, _, _ in obj.changed_fields()
+                  if name not in {"updated_at", "created_at"}]
         return "、".join(fields[:6]) + ("…" if len(fields) > 6 else "")
 
     @admin.display(description="修改前 → 修改后")
     def changes_table(self, obj):
         rows = format_html_join(
             "", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
-            ((name, _shown(old), _shown(new)) for name, old, new in obj.changed_fields()),
+            ((column_label(obj.table_name, name), _shown(old), _shown(new)) for name, old, new in obj.changed_fields()),
         )
         return format_html('<table class="data"><tr><th>字段</th><th>修改前</th><th>修改后</th></tr>{}</table>', rows)
 

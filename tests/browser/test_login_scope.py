@@ -30,7 +30,7 @@ def test_clerk_sees_own_township_and_audit_of_own_change(page, clerk_a, person_a
     page.click("text=审计记录")
     page.wait_for_selector("#result_list")
     listing = page.inner_text("#result_list")
-    assert "clerk_a" in listing and "修改" in listing and "phone" in listing
+    assert "clerk_a" in listing and "修改" in listing and "联系电话" in listing
     page.click("#result_list tbody tr:first-child th a, #result_list tbody tr:first-child td a")
     detail = page.inner_text("table.data")
     assert "13912345678" in detail
