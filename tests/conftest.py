@@ -93,3 +93,47 @@ def person_a(regions):
 @pytest.fixture
 def person_b(regions):
     return make_person(VILLAGE_B, name="汉昌乙")
+
+
+def test_database_url() -> str:
+    """The URL of the database this test run uses, for child processes (a Celery worker, a command)."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if settings["HOST"] and settings["HOST"].startswith("/"):
+        return f"postgresql://{settings['USER']}@/{settings['NAME']}?host={settings['HOST']}"
+    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+    return f"postgresql://{settings['USER']}@{host}:{port}/{settings['NAME']}"
+
+
+def child_environment() -> dict:
+    return {**os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker process on the test database and the test Redis; stopped after the test."""
+    import subprocess
+    import sys
+    import time
+
+    from config.celery import app
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-l", "warning",
+         "-n", f"test-{os.getpid()}@%h", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=REGIONS_CSV.parents[2], env=child_environment())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if app.control.ping(timeout=0.5):
+            break
+        assert process.poll() is None, "the Celery worker did not start"
+    else:
+        process.kill()
+        pytest.fail("the Celery worker did not answer within 60 s")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from django.utils import timezone
 from claims.models import AuditRecord
 from poverty_registry import importing
 from poverty_registry.models import Household, Person, PersonCategory
-from tests.conftest import VILLAGE_A, VILLAGE_B, make_person
+from tests.conftest import VILLAGE_A, VILLAGE_B, child_environment, make_person
 from tests.poverty_registry.ledger_builders import id_number, ledger_xlsx, row
 
 VILLAGE_A2 = "430621100202"
@@ -161,16 +160,11 @@ def test_killed_import_leaves_ledger_unchanged(tmp_path, clerk_a):
     path = tmp_path / "大台账.xlsx"
     path.write_bytes(ledger_xlsx(rows, title=None))
     before = (Person.objects.count(), Household.objects.count(), AuditRecord.objects.count())
-    settings = connection.settings_dict
-    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
-    url = f"postgresql://{settings['USER']}@{host}:{port}/{settings['NAME']}"
-    if settings["HOST"] and settings["HOST"].startswith("/"):
-        url = f"postgresql://{settings['USER']}@/{settings['NAME']}?host={settings['HOST']}"
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
     process = subprocess.Popen([sys.executable, "manage.py", "import_ledger", str(path), "--user", "clerk_a"],
-                               cwd=Path(__file__).resolve().parents[2], env=env, stderr=subprocess.PIPE, text=True)
+                               cwd=Path(__file__).resolve().parents[2], env=child_environment(),
+                               stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _writing(settings["NAME"]):
+    while time.monotonic() < deadline and not _writing(connection.settings_dict["NAME"]):
         time.sleep(0.05)
     assert process.poll() is None, f"the import ended before it could be killed: {process.communicate()[1][-2000:]}"
     process.send_signal(signal.SIGKILL)
@@ -185,3 +179,39 @@ def _writing(database: str) -> bool:
                        "AND (query ILIKE 'INSERT INTO poverty_registry_%%' OR query ILIKE 'COPY ledger_stage%%')",
                        [database])
         return cursor.fetchone()[0] > 0
+
+
+def test_large_file_previews_and_imports_on_a_celery_worker(client, clerk_a, celery_worker_process, tmp_path):
+    from django.urls import reverse
+
+    rows = [row(f"L{i:05d}", f"大批{i}", i % 1000, VILLAGE_A, birth=f"19{40 + i // 1000 % 60:02d}0202")
+            for i in range(1, importing.LARGE_IMPORT_ROWS + 2)]
+    upload = tmp_path / "大台账.xlsx"
+    upload.write_bytes(ledger_xlsx(rows, title=None))
+    client.force_login(clerk_a)
+    with upload.open("rb") as handle:
+        response = client.post(reverse("imports:new", args=["ledger"]), {"file": handle})
+    run = importing.ImportRun.objects.latest("id")
+    assert response.status_code == 302 and run.background
+    assert _wait_for(run, "previewed")["percent"] == 100
+    assert run.preview_counts["persons_created"] == importing.LARGE_IMPORT_ROWS + 1
+    response = client.post(reverse("imports:confirm", args=[run.pk]), {"sha256": run.file_id})
+    _wait_for(run, "imported")
+    assert Person.objects.count() == importing.LARGE_IMPORT_ROWS + 1
+
+
+def _wait_for(run, status: str, seconds: float = 120) -> dict:
+    from django.test import Client
+    from django.urls import reverse
+
+    observer = Client()
+    observer.force_login(run.user)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = observer.get(reverse("imports:status", args=[run.pk])).json()
+        if state["status"] == status:
+            run.refresh_from_db()
+            return state
+        assert state["status"] not in {"failed", "stale"}, state
+        time.sleep(0.5)
+    raise AssertionError(f"import {run.pk} did not reach {status}: {state}")
