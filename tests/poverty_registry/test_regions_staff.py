@@ -18,12 +18,12 @@ def test_demo_tree_levels_and_parents(regions):
 
 @pytest.mark.django_db
 def test_padded_codes_and_missing_parent():
-    result = load_regions("code,name\n430000000000,湖南省\n430600000000,岳阳市\n430602,岳阳楼区\n")
+    result = load_regions("code,name\n440000000000,广东省\n440300000000,深圳市\n440303,罗湖区\n")
     assert not result.errors and result.created == 3
-    assert Region.objects.get(code="4306").parent_id == "43"
-    bad = load_regions("430699100,无上级镇\n")
-    assert bad.errors == ["区划 430699100：上级区划 430699 不存在"]
-    again = load_regions("43,湖南省\n4306,岳阳市（改）\n")
+    assert Region.objects.get(code="4403").parent_id == "44"
+    bad = load_regions("440399100,无上级镇\n")
+    assert bad.errors == ["区划 440399100：上级区划 440399 不存在"]
+    again = load_regions("44,广东省\n4403,深圳市（改）\n")
     assert (again.created, again.updated, again.unchanged) == (0, 1, 1)
 
 
