@@ -22,11 +22,17 @@ PERMISSION_TABLES = (
     ("poverty_registry_user_user_permissions", "id", "", "user_id:poverty_registry_user"),
 )
 
-# The content hash of one record: the trigger inlines it, verify_chain recomputes it; one definition.
-ROW_HASH_SQL = """sha256(convert_to(concat_ws(chr(31), {p}id::text,
-      to_char({p}at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), {p}table_name, {p}object_pk, {p}action,
-      coalesce({p}before::text, ''), coalesce({p}after::text, ''), coalesce({p}actor_id::text, ''),
-      {p}actor_username, {p}ip, {p}source, {p}region_code), 'UTF8'))"""
+# The content hash of one record: the trigger fills it with the values it is about to write,
+# verify_chain with the stored columns; one definition, so both hash the same bytes.
+ROW_HASH_SQL = """sha256(convert_to(concat_ws(chr(31), {id}::text, {at}, {table}, {pk}, {action},
+      coalesce({before}::text, ''), coalesce({after}::text, ''), coalesce({actor_id}, ''),
+      {username}, {ip}, {source}, {region}), 'UTF8'))"""
+AT_TEXT_SQL = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
+
+TRIGGER_ROW_HASH = ROW_HASH_SQL.format(
+    id="id", at="$1", table="%L", pk="object_pk", action="%L", before="before", after="after",
+    actor_id="($2 ->> 'user_id')", username="coalesce($2 ->> 'username', '')", ip="coalesce($2 ->> 'ip', '')",
+    source="coalesce($2 ->> 'source', '')", region="region_code")
 
 FUNCTIONS_SQL = r"""
 CREATE OR REPLACE FUNCTION audit_hash_step(state bytea, prev bytea, row_hash bytea) RETURNS bytea
@@ -44,7 +50,11 @@ DECLARE
   changes text;
   region_expr text := 'NULL::text';
   region_join text := '';
-  prev bytea;
+  at_text text := AT_TEXT_NOW;
+  ids bigint[]; pks text[]; befores jsonb[]; afters jsonb[]; regions text[]; hashes bytea[];
+  chains bytea[] := '{}';
+  chain bytea;
+  row_hash bytea;
 BEGIN
   -- Each row is turned into jsonb once; an update that changes nothing is not a change.
   IF TG_OP = 'INSERT' THEN
@@ -65,30 +75,36 @@ BEGIN
     region_expr := 'p.region_id';
   END IF;
 
+  -- The lock comes before the ids are drawn, so id order is the order the chain is built in; the rows are
+  -- sorted by id once and aggregated in that order.
   PERFORM pg_advisory_xact_lock(7303);
-  SELECT chain_hash INTO prev FROM claims_auditrecord ORDER BY id DESC LIMIT 1;
   EXECUTE format($q$
-    INSERT INTO claims_auditrecord (id, at, table_name, object_pk, action, before, after, actor_id,
-        actor_username, ip, source, region_code, row_hash, chain_hash)
-    SELECT r.*, audit_hash_chain($1, r.rh) OVER (ORDER BY r.id)
-    FROM (
-      SELECT s.*, ROW_HASH AS rh
-      FROM (
-        SELECT nextval('claims_auditrecord_id_seq') AS id, now() AS at, %L::text AS table_name,
-               coalesce(c.after, c.before) ->> %L AS object_pk, %L::text AS action, c.before, c.after,
-               ($2 ->> 'user_id')::bigint AS actor_id, coalesce($2 ->> 'username', '') AS actor_username,
-               coalesce($2 ->> 'ip', '') AS ip, coalesce($2 ->> 'source', '') AS source,
-               coalesce(%s, '') AS region_code
-        FROM (%s) c %s
-      ) s
-    ) r
-    ORDER BY r.id$q$, TG_TABLE_NAME, pk, TG_OP, region_expr, changes, region_join)
-  USING prev, ctx;
+    SELECT array_agg(id), array_agg(object_pk), array_agg(before), array_agg(after), array_agg(region_code),
+           array_agg(TRIGGER_ROW_HASH)
+    FROM (SELECT nextval('claims_auditrecord_id_seq') AS id, coalesce(c.after, c.before) ->> %L AS object_pk,
+                 c.before, c.after, coalesce(%s, '') AS region_code
+            FROM (%s) c %s ORDER BY 1) s$q$, TG_TABLE_NAME, TG_OP, pk, region_expr, changes, region_join)
+  INTO ids, pks, befores, afters, regions, hashes USING at_text, ctx;
+  IF ids IS NULL THEN
+    RETURN NULL;
+  END IF;
+  SELECT chain_hash INTO chain FROM claims_auditrecord ORDER BY id DESC LIMIT 1;
+  chain := coalesce(chain, '\x'::bytea);
+  FOREACH row_hash IN ARRAY hashes LOOP
+    chain := sha256(chain || row_hash);
+    chains := chains || chain;
+  END LOOP;
+  INSERT INTO claims_auditrecord (id, at, table_name, object_pk, action, before, after, actor_id,
+                                  actor_username, ip, source, region_code, row_hash, chain_hash)
+  SELECT u.id, now(), TG_TABLE_NAME, u.pk, TG_OP, u.before, u.after, (ctx ->> 'user_id')::bigint,
+         coalesce(ctx ->> 'username', ''), coalesce(ctx ->> 'ip', ''), coalesce(ctx ->> 'source', ''),
+         u.region, u.row_hash, u.chain
+    FROM unnest(ids, pks, befores, afters, regions, hashes, chains)
+      AS u(id, pk, before, after, region, row_hash, chain);
   RETURN NULL;
 END
 $fn$;
-
-""".replace("ROW_HASH", ROW_HASH_SQL.format(p="s."))
+""".replace("TRIGGER_ROW_HASH", TRIGGER_ROW_HASH).replace("AT_TEXT_NOW", AT_TEXT_SQL.format("now()"))
 
 APPEND_ONLY_SQL = r"""
 CREATE OR REPLACE FUNCTION audit_forbid_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -194,7 +210,10 @@ def client_ip(request) -> str:
 VERIFY_SQL = f"""
 SELECT id FROM (
   SELECT id, row_hash, chain_hash, rh, audit_hash_chain(NULL::bytea, rh) OVER (ORDER BY id) AS chain
-  FROM (SELECT a.id, a.row_hash, a.chain_hash, {ROW_HASH_SQL.format(p="a.")} AS rh FROM claims_auditrecord a) x
+  FROM (SELECT a.id, a.row_hash, a.chain_hash, {ROW_HASH_SQL.format(
+      id="a.id", at=AT_TEXT_SQL.format("a.at"), table="a.table_name", pk="a.object_pk", action="a.action",
+      before="a.before", after="a.after", actor_id="a.actor_id::text", username="a.actor_username", ip="a.ip",
+      source="a.source", region="a.region_code")} AS rh FROM claims_auditrecord a) x
 ) y
 WHERE row_hash IS DISTINCT FROM rh OR chain_hash IS DISTINCT FROM chain
 ORDER BY id LIMIT 1
