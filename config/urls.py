@@ -14,4 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("registry/", include("poverty_registry.urls")),
     path("imports/", include("poverty_registry.import_urls")),
+    path("enrollment/", include("enrollment.urls")),
 ]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
+from enrollment.selectors import home_numbers as enrolment_numbers
+
 from .models import Household, Person, Region
 from .vocab import ROLES
 
@@ -25,6 +27,8 @@ def home_context(user) -> dict:
             ("已死亡待核", persons.filter(death_date__isnull=False).count()),
         ]
         context["links"].append(("建档立卡人员", reverse("admin:poverty_registry_person_changelist")))
+    for key, items in enrolment_numbers(user).items():
+        context[key] += items
     if user.has_perm("claims.view_auditrecord"):
         context["links"].append(("审计记录", reverse("admin:claims_auditrecord_changelist")))
     if user.has_perm("poverty_registry.view_region"):

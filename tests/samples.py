@@ -3,6 +3,7 @@ tests walk the admin registry and fail for a model that has no sample here."""
 from __future__ import annotations
 
 from tests.conftest import make_person
+from tests.enrollment.samples import ENROLLMENT_SAMPLES
 
 
 def region_sample(village):
@@ -48,6 +49,7 @@ SAMPLES = {
     "poverty_registry.person": person_sample,
     "poverty_registry.importrun": import_run_sample,
     "claims.auditrecord": audit_sample,
+    **ENROLLMENT_SAMPLES,
 }
 
 # Admin models outside region scoping: no role group holds any permission on them (superusers only).

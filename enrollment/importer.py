@@ -1,0 +1,271 @@
+"""The enrolment list from the tax/insurance system (DOMAIN §5: 身份证号,姓名,参保年度,参保状态,缴费日期,参保地区划)
+as a kind of the one import framework: rows checked in Python, written set-based (staging table + COPY +
+INSERT … ON CONFLICT (id_number, year)), persons linked by ID number. Rows with errors are rejected one by
+one; the others go in, in one transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections import defaultdict
+
+import openpyxl
+
+from poverty_registry import importing
+from poverty_registry.idnumber import IdNumberError, parse_id_number
+from poverty_registry.importing import ImportKind, ImportOutcome, RowError
+from poverty_registry.models import Region
+from poverty_registry.regions import RegionCodeError, canonical_code
+from poverty_registry.scoping import region_prefix
+from poverty_registry.tabular import find_header, iter_data_rows, neutralise_formula, parse_date, read_table
+
+from .models import ENROLMENT_STATUSES
+
+COLUMNS = {"id_number": "身份证号", "name": "姓名", "year": "参保年度", "status": "参保状态",
+           "paid_date": "缴费日期", "region": "参保地区划"}
+SYNONYMS = {
+    "id_number": ("身份证号", "公民身份号码", "证件号码"),
+    "name": ("姓名",),
+    "year": ("参保年度", "年度"),
+    "status": ("参保状态", "状态"),
+    "paid_date": ("缴费日期",),
+    "region": ("参保地区划", "参保地区划代码", "参保地区", "区划代码"),
+}
+REQUIRED = ("id_number", "name", "year", "status", "region")
+STATUS_ALIASES = {label: code for code, label in ENROLMENT_STATUSES.items()} | {
+    **{code: code for code in ENROLMENT_STATUSES},
+    "参保": "enrolled", "正常": "enrolled", "已参保": "enrolled", "已缴费": "enrolled", "参保缴费": "enrolled",
+    "暂停": "suspended", "中断": "suspended", "终止": "terminated", "停保": "terminated", "退保": "terminated",
+    "未参保": "unpaid", "待缴费": "unpaid",
+}
+YEARS = range(2000, 2101)
+ROWS_NAMED = 10
+
+STAGING_SQL = """
+DROP TABLE IF EXISTS enrolment_staging;
+CREATE TEMP TABLE enrolment_staging (id_number text, name text, year smallint, status text, paid_date date,
+                                     region_id text) ON COMMIT DROP
+"""
+
+# xmax = 0 marks a row the INSERT created; an updated row carries the updating transaction's id.
+UPSERT_SQL = """
+WITH upserted AS (
+  INSERT INTO enrollment_enrolment (id_number, name, year, status, paid_date, region_id, person_id, updated_at)
+  SELECT s.id_number, s.name, s.year, s.status, s.paid_date, s.region_id, p.id, now()
+  FROM enrolment_staging s LEFT JOIN poverty_registry_person p ON p.id_number = s.id_number
+  ON CONFLICT (id_number, year) DO UPDATE SET
+    name = EXCLUDED.name, status = EXCLUDED.status, paid_date = EXCLUDED.paid_date,
+    region_id = EXCLUDED.region_id, person_id = EXCLUDED.person_id, updated_at = EXCLUDED.updated_at
+  WHERE (enrollment_enrolment.name, enrollment_enrolment.status, enrollment_enrolment.paid_date,
+         enrollment_enrolment.region_id, enrollment_enrolment.person_id)
+        IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.status, EXCLUDED.paid_date, EXCLUDED.region_id, EXCLUDED.person_id)
+  RETURNING xmax = 0 AS created
+)
+SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM upserted
+"""
+
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+
+
+def quick_valid(text, today_digits: str) -> bool:
+    """The common case, an already normalised valid 18-digit number, without parse_id_number's general path;
+    anything else (or anything doubtful) goes through parse_id_number for its normalising and its message."""
+    if type(text) is not str or len(text) != 18 or not text[:17].isdigit() or not text.isascii():
+        return False
+    total = sum([int(d) * w for d, w in zip(text[:17], _WEIGHTS)])
+    if _CHECK[total % 11] != text[17]:
+        return False
+    birth = text[6:14]
+    if not ("18000101" <= birth <= today_digits) or not ("01" <= birth[4:6] <= "12") or birth[6:] > "28":
+        return False  # day 29–31 and odd dates: parse_id_number checks the calendar
+    return birth[6:] >= "01"
+
+
+class EnrolmentRows:
+    """Checks rows; keeps the accepted ones as tuples for COPY and the errors per row."""
+
+    def __init__(self, user, header_labels: dict[str, str]):
+        self.labels = header_labels
+        self.prefix = region_prefix(user) if user is not None else ""
+        self.known_regions = set(Region.objects.values_list("code", flat=True))
+        self.region_cache: dict[str, str | RowError] = {}
+        self.accepted: dict[int, tuple] = {}
+        self.errors: dict[int, list[RowError]] = defaultdict(list)
+        self.seen: dict[tuple[str, int], list[int]] = defaultdict(list)
+        self.today = dt.date.today()
+        self.today_digits = self.today.strftime("%Y%m%d")
+
+    def error(self, row: int, column: str, message: str) -> None:
+        self.errors[row].append(RowError(row, self.labels.get(column, COLUMNS[column]), message))
+
+    def check(self, row: int, cells: list, columns: dict[str, int]) -> None:
+        number = self._id_number(row, cells[columns["id_number"]])
+        name = str(cells[columns["name"]]).strip()
+        if not name:
+            self.error(row, "name", "姓名不能为空")
+        year = self._year(row, cells[columns["year"]])
+        status = self._status(row, cells[columns["status"]])
+        paid = self._paid_date(row, cells[columns["paid_date"]]) if "paid_date" in columns else None
+        region = self._region(row, cells[columns["region"]])
+        if number and year:
+            self.seen[(number, year)].append(row)
+        if row not in self.errors:
+            self.accepted[row] = (number, name, year, status, paid, region)
+
+    def _id_number(self, row: int, value) -> str | None:
+        if quick_valid(value, self.today_digits):
+            return value
+        try:
+            return parse_id_number(value, self.today).number
+        except IdNumberError as exc:
+            self.error(row, "id_number", f"身份证号{exc}")
+            return None
+
+    def _year(self, row: int, value) -> int | None:
+        text = str(value).strip().removesuffix("年")
+        if text.isdigit() and int(text) in YEARS:
+            return int(text)
+        self.error(row, "year", f"参保年度“{value}”应为四位年份")
+        return None
+
+    def _status(self, row: int, value) -> str | None:
+        status = STATUS_ALIASES.get(str(value).strip())
+        if status is None:
+            self.error(row, "status", f"参保状态“{value}”无法识别，应为{'、'.join(ENROLMENT_STATUSES.values())}之一")
+        return status
+
+    def _paid_date(self, row: int, value) -> dt.date | None:
+        if value in ("", None):
+            return None
+        try:
+            return parse_date(value)
+        except ValueError as exc:
+            self.error(row, "paid_date", str(exc))
+            return None
+
+    def _region(self, row: int, value) -> str | None:
+        text = str(value).strip()
+        found = self.region_cache.get(text)
+        if found is None:
+            found = self.region_cache[text] = self._region_code(row, text)
+        if isinstance(found, RowError):
+            self.errors[row].append(RowError(row, found.column, found.message))
+            return None
+        return found
+
+    def _region_code(self, row: int, text: str) -> str | RowError:
+        label = self.labels.get("region", COLUMNS["region"])
+        try:
+            code = canonical_code(text)
+        except RegionCodeError as exc:
+            return RowError(row, label, str(exc))
+        if code not in self.known_regions:
+            return RowError(row, label, f"区划代码 {text} 不存在")
+        if self.prefix and not code.startswith(self.prefix):
+            return RowError(row, label, f"区划 {text} 不在您的辖区内")
+        return code
+
+    def mark_duplicates(self) -> None:
+        for (_number, year), rows in self.seen.items():
+            if len(rows) < 2:
+                continue
+            for row in rows:
+                others = [r for r in rows if r != row]
+                named = "、".join(str(r) for r in others[:ROWS_NAMED]) + ("等" if len(others) > ROWS_NAMED else "")
+                self.error(row, "id_number", f"身份证号在{year}年度重复出现（另见第{named}行）")
+                self.accepted.pop(row, None)
+
+    def error_list(self) -> list[RowError]:
+        return [e for row in sorted(self.errors) for e in self.errors[row]]
+
+
+class EnrolmentImport(ImportKind):
+    code = "enrolment"
+    label = "参保名单（税务/医保系统导出）"
+    permission = "enrollment.add_enrolment"
+    count_labels = {"created": "新增参保记录", "updated": "更新参保记录", "unchanged": "未变化"}
+    template_name = "参保名单模板.xlsx"
+
+    def run(self, data: bytes, filename: str, user, *, dry_run: bool, progress) -> ImportOutcome:
+        progress(5, "读取文件")
+        table = read_table(data, filename)
+        header = find_header(table, ("身份证号", "公民身份号码", "证件号码"), SYNONYMS)
+        missing = [COLUMNS[c] for c in REQUIRED if c not in header.columns]
+        if missing:
+            raise ValueError(f"缺少必需的列：{'、'.join(missing)}")
+        checked = EnrolmentRows(user, header.labels)
+        progress(15, "检查数据")
+        rows_read = 0
+        for number, cells in iter_data_rows(table, header):
+            rows_read += 1
+            checked.check(number, cells, header.columns)
+        checked.mark_duplicates()
+        errors = checked.error_list()
+        progress(50, "写入数据库")
+
+        def write() -> ImportOutcome:
+            counts = write_enrolments(checked.accepted.values())
+            progress(95, "完成")
+            return ImportOutcome(rows_read, counts, rows_read - len(checked.accepted), errors)
+
+        return importing.in_transaction(write, dry_run=dry_run)
+
+    def error_workbook(self, data: bytes, filename: str, errors: list[RowError]) -> bytes | None:
+        table = read_table(data, filename)
+        header = find_header(table, ("身份证号", "公民身份号码", "证件号码"), SYNONYMS)
+        messages: dict[int, list[str]] = defaultdict(list)
+        for error in errors:
+            messages[error.row].append(f"{error.column}：{error.message}")
+        book = openpyxl.Workbook(write_only=True)
+        sheet = book.create_sheet("参保名单")
+        sheet.append([*table.rows[header.row_index], "错误说明"])
+        for row in sorted(messages):
+            cells = [neutralise_formula(c) if isinstance(c, str) else c for c in table.row(row)]
+            sheet.append([*cells, "；".join(messages[row])])
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+
+    def template(self) -> bytes | None:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.title = "参保名单"
+        sheet.append(list(COLUMNS.values()))
+        for column in "ABCDEF":
+            sheet.column_dimensions[column].width = 20
+            for cell in sheet[column]:
+                cell.number_format = "@"
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+
+
+def write_enrolments(rows) -> dict[str, int]:
+    """Upsert checked rows (id_number, name, year, status, paid_date, region_id); counts per outcome."""
+    from django.db import connection
+
+    rows = list(rows)
+    with connection.cursor() as cursor:
+        cursor.execute(STAGING_SQL)
+        importing.copy_rows("enrolment_staging", ["id_number", "name", "year", "status", "paid_date", "region_id"],
+                            rows)
+        cursor.execute(UPSERT_SQL)
+        created, updated = cursor.fetchone()
+    return {"created": created, "updated": updated, "unchanged": len(rows) - created - updated}
+
+
+def link_persons(year: int | None = None) -> int:
+    """Link enrolments to ledger persons added after the enrolment was imported; returns rows linked."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE enrollment_enrolment e SET person_id = p.id FROM poverty_registry_person p "
+            "WHERE p.id_number = e.id_number AND e.person_id IS DISTINCT FROM p.id"
+            + (" AND e.year = %s" if year else ""), [year] if year else [])
+        return cursor.rowcount
+
+
+importing.register(EnrolmentImport())

@@ -1,0 +1,116 @@
+"""The enrolment list import (DOMAIN §5 columns) through the import framework: row errors, upsert counts,
+person links, scope, and the command's exact JSON."""
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from enrollment.models import Enrolment
+from poverty_registry import importing
+from tests.conftest import VILLAGE_A, VILLAGE_B, make_person
+
+pytestmark = pytest.mark.django_db
+HEADER = "身份证号,姓名,参保年度,参保状态,缴费日期,参保地区划\n"
+
+
+def write(tmp_path, body, name="参保名单.csv"):
+    path = tmp_path / name
+    path.write_text(HEADER + body, encoding="utf-8")
+    return path
+
+
+def run_command(path, *args):
+    out = StringIO()
+    call_command("import_enrolments", str(path), "--json", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_kind_is_registered_in_the_one_framework():
+    assert importing.KINDS["enrolment"].label.startswith("参保名单")
+
+
+def test_create_update_unchanged_and_errors(tmp_path, person_a, person_b):
+    a, b = person_a.id_number, person_b.id_number
+    first = write(tmp_path, f"{a},荣家湾甲,2024,正常参保,2023-11-02,{VILLAGE_A}\n"
+                            f"{b.lower()},汉昌乙,2024,未缴费,,{VILLAGE_B}\n")
+    assert run_command(first) == {"rows_read": 2, "created": 2, "updated": 0, "unchanged": 0, "rows_rejected": 0,
+                                  "errors": []}
+    enrolment = Enrolment.objects.get(id_number=a, year=2024)
+    assert (enrolment.person, enrolment.status, str(enrolment.paid_date)) == (person_a, "enrolled", "2023-11-02")
+
+    second = write(tmp_path, f"{a},荣家湾甲,2024,正常参保,2023/11/02,{VILLAGE_A}\n"
+                             f"{b},汉昌乙,2024,正常参保,20231215,{VILLAGE_B}\n"
+                             f"430621198001010010,坏号,2024,正常参保,,{VILLAGE_A}\n"
+                             f"{a},荣家湾甲,2023,参保,2022-12-01,999999\n"
+                             f"{a},荣家湾甲,二〇二四,退休,2023-13-01,{VILLAGE_A}\n"
+                             f"{b},,2025,正常参保,,{VILLAGE_B}\n"
+                             f"{b},汉昌乙,2025,正常参保,,{VILLAGE_B}\n")
+    result = run_command(second)
+    assert {k: result[k] for k in ("rows_read", "created", "updated", "unchanged", "rows_rejected")} == \
+        {"rows_read": 7, "created": 0, "updated": 1, "unchanged": 1, "rows_rejected": 5}
+    assert result["errors"] == [
+        {"row": 4, "column": "身份证号", "message": "身份证号校验位错误，应为 8"},
+        {"row": 5, "column": "参保地区划", "message": "区划代码 999999 不存在"},
+        {"row": 6, "column": "参保年度", "message": "参保年度“二〇二四”应为四位年份"},
+        {"row": 6, "column": "参保状态",
+         "message": "参保状态“退休”无法识别，应为正常参保、暂停参保、终止参保、未缴费之一"},
+        {"row": 6, "column": "缴费日期", "message": "“2023-13-01”不是有效日期"},
+        {"row": 7, "column": "姓名", "message": "姓名不能为空"},
+        {"row": 7, "column": "身份证号", "message": "身份证号在2025年度重复出现（另见第8行）"},
+        {"row": 8, "column": "身份证号", "message": "身份证号在2025年度重复出现（另见第7行）"},
+    ]
+    assert Enrolment.objects.get(id_number=b, year=2024).status == "enrolled"
+    assert Enrolment.objects.count() == 2
+
+
+def test_dry_run_writes_nothing(tmp_path, person_a):
+    path = write(tmp_path, f"{person_a.id_number},荣家湾甲,2024,正常参保,2023-11-02,{VILLAGE_A}\n")
+    assert run_command(path, "--dry-run")["created"] == 1
+    assert not Enrolment.objects.exists()
+
+
+def test_rows_outside_the_users_region_are_rejected(tmp_path, clerk_a, person_a, person_b):
+    path = write(tmp_path, f"{person_a.id_number},荣家湾甲,2024,正常参保,,{VILLAGE_A}\n"
+                           f"{person_b.id_number},汉昌乙,2024,正常参保,,{VILLAGE_B}\n")
+    result = run_command(path, "--user", "clerk_a")
+    assert (result["created"], result["rows_rejected"]) == (1, 1)
+    assert result["errors"][0]["message"] == f"区划 {VILLAGE_B} 不在您的辖区内"
+
+
+def test_unregistered_persons_are_kept_unlinked_and_linked_later(tmp_path, regions):
+    from enrollment.importer import link_persons
+
+    number = "430621199001010011"
+    from poverty_registry.idnumber import check_char
+
+    number = number[:17] + check_char(number[:17])
+    run_command(write(tmp_path, f"{number},非建档,2024,正常参保,,{VILLAGE_A}\n"))
+    assert Enrolment.objects.get().person is None
+    person = make_person(VILLAGE_A, seq=1, name="后建档", birth="19900101")
+    assert person.id_number == number
+    assert link_persons(2024) == 1
+    assert Enrolment.objects.get().person == person
+
+
+def test_excel_upload_and_error_workbook(regions, person_a):
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["2024年参保名单"])
+    sheet.append(["身份证号", "姓名", "参保年度", "参保状态", "缴费日期", "参保地区划"])
+    sheet.append([person_a.id_number, "荣家湾甲", 2024, "正常参保", "2023-11-02", VILLAGE_A])
+    sheet.append(["123", "@坏", 2024, "正常参保", "", VILLAGE_A])
+    data = io.BytesIO()
+    book.save(data)
+    kind = importing.KINDS["enrolment"]
+    outcome = kind.run(data.getvalue(), "名单.xlsx", None, dry_run=False, progress=lambda *a: None)
+    assert (outcome.rows_read, outcome.counts["created"], outcome.rows_rejected) == (2, 1, 1)
+    errors = openpyxl.load_workbook(io.BytesIO(kind.error_workbook(data.getvalue(), "名单.xlsx", outcome.errors)))
+    rows = list(errors.active.values)
+    assert rows[0][-1] == "错误说明" and rows[1][1] == "'@坏" and rows[1][-1].startswith("身份证号：")
