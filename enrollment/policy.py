@@ -11,8 +11,8 @@ CENT = Decimal("0.01")
 # Ties between categories paying the same amount go to the one first in DOMAIN §6.2's order.
 CATEGORY_RANK = {code: rank for rank, code in enumerate((*POOR_CATEGORY_ORDER, "severe_disability"))}
 
-# National minimum individual premium of resident insurance (DOMAIN §5); 2025 kept at 2024's ¥400.
-NATIONAL_PREMIUM = {2020: "280", 2021: "320", 2022: "350", 2023: "380", 2024: "400", 2025: "400"}
+# National minimum individual premium of resident insurance (DOMAIN §5); 2025 and 2026 kept at 2024's ¥400.
+NATIONAL_PREMIUM = {2020: "280", 2021: "320", 2022: "350", 2023: "380", 2024: "400", 2025: "400", 2026: "400"}
 ASSISTANCE_FUND = "医疗救助资金"
 TRANSITION_FUND = "财政衔接推进乡村振兴补助资金"
 # Yueyang's defaults (DOMAIN §5): 特困 100%, 低保 50%, 监测对象 / 脱贫人口 a fixed amount (a parameter).

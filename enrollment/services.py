@@ -17,7 +17,7 @@ DEFAULT_REGION = "4306"  # 岳阳市
 
 
 def ensure_default_policies(region_code: str = DEFAULT_REGION) -> int:
-    """The defaults of DOMAIN §5 for 2020–2025 where the region has no policy for the year; returns rows made."""
+    """The defaults of DOMAIN §5 for 2020–2026 where the region has no policy for the year; returns rows made."""
     made = 0
     for year, premium in NATIONAL_PREMIUM.items():
         if not SubsidyPolicy.objects.filter(year=year, region_id=region_code).exists():

@@ -27,8 +27,23 @@ class Command(BaseCommand):
         summary = {"households": result.households, "persons": result.persons,
                    "categories": result.categories, "seconds": round(seconds, 2),
                    "persons_per_second": round(result.persons / seconds, 1) if seconds else None}
+        summary.update(_seed_enrolments())
         if options["json"]:
             self.stdout.write(json.dumps(summary))
         else:
             self.stdout.write(f"已生成 {result.households} 户、{result.persons} 人、{result.categories} 条类别，"
                               f"用时 {seconds:.1f} 秒")
+
+
+def _seed_enrolments() -> dict:
+    """Enrolments of the demo persons for last year and this year, and this year's subsidies."""
+    from django.utils import timezone
+
+    from enrollment.demo import seed_enrolments
+    from enrollment.subsidies import compute_subsidies
+
+    year = timezone.localdate().year
+    with audit_context(source="seed_demo"):
+        enrolments = seed_enrolments((year - 1, year))
+        run = compute_subsidies(year)
+    return {"enrolments": enrolments, "subsidised_persons": run.persons}
