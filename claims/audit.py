@@ -47,6 +47,8 @@ DECLARE
   pk text := TG_ARGV[0];
   region_key text := TG_ARGV[1];
   via text := TG_ARGV[2];
+  -- Columns kept out of the trail: secrets (password) and bulky derived data a model declares.
+  excluded text := quote_literal(TG_ARGV[3]) || '::text[]';
   changes text;
   region_expr text := 'NULL::text';
   region_join text := '';
@@ -58,14 +60,14 @@ DECLARE
 BEGIN
   -- Each row is turned into jsonb once; an update that changes nothing is not a change.
   IF TG_OP = 'INSERT' THEN
-    changes := 'SELECT NULL::jsonb AS before, to_jsonb(x) - ''password'' AS after FROM audit_new x';
+    changes := format('SELECT NULL::jsonb AS before, to_jsonb(x) - %s AS after FROM audit_new x', excluded);
   ELSIF TG_OP = 'UPDATE' THEN
-    changes := format('WITH o AS (SELECT to_jsonb(x) - ''password'' AS j FROM audit_old x),
-                            n AS (SELECT to_jsonb(x) - ''password'' AS j FROM audit_new x)
+    changes := format('WITH o AS (SELECT to_jsonb(x) - %s AS j FROM audit_old x),
+                            n AS (SELECT to_jsonb(x) - %s AS j FROM audit_new x)
                        SELECT o.j AS before, n.j AS after FROM o JOIN n ON (o.j ->> %L) = (n.j ->> %L)
-                       WHERE o.j IS DISTINCT FROM n.j', pk, pk);
+                       WHERE o.j IS DISTINCT FROM n.j', excluded, excluded, pk, pk);
   ELSE
-    changes := 'SELECT to_jsonb(x) - ''password'' AS before, NULL::jsonb AS after FROM audit_old x';
+    changes := format('SELECT to_jsonb(x) - %s AS before, NULL::jsonb AS after FROM audit_old x', excluded);
   END IF;
   IF region_key <> '' THEN
     region_expr := 'coalesce(c.after, c.before) ->> ' || quote_literal(region_key);
@@ -134,20 +136,27 @@ CREATE OR REPLACE TRIGGER audit_delete AFTER DELETE ON {table} REFERENCING OLD T
 """
 
 
-def audited_tables() -> list[tuple[str, str, str, str]]:
-    """(table, pk column, region key in the row, "fk:table" to find the region) of every audited table."""
+def audited_tables() -> list[tuple[str, str, str, str, str]]:
+    """(table, pk column, region key in the row, "fk:table" to find the region, "{excluded,columns}") of every
+    audited table. A model may name bulky derived columns in `audit_exclude` (their inputs are audited)."""
     tables = []
     for model in apps.get_models():
         if not getattr(model, "audited", False):
             continue
         table, pk = model._meta.db_table, model._meta.pk.column
+        excluded = excluded_columns(model)
         path = model.region_field.split("__")
         if len(path) <= 2:  # the row's own column, or its foreign key to Region, holds the code
-            tables.append((table, pk, model._meta.get_field(path[0]).column, ""))
+            tables.append((table, pk, model._meta.get_field(path[0]).column, "", excluded))
         else:  # e.g. person__region__code: the region lives on the parent row
             fk = model._meta.get_field(path[0])
-            tables.append((table, pk, "", f"{fk.column}:{fk.related_model._meta.db_table}"))
-    return tables + list(PERMISSION_TABLES)
+            tables.append((table, pk, "", f"{fk.column}:{fk.related_model._meta.db_table}", excluded))
+    return tables + [(*spec, "{password}") for spec in PERMISSION_TABLES]
+
+
+def excluded_columns(model) -> str:
+    names = ["password", *(model._meta.get_field(name).column for name in getattr(model, "audit_exclude", ()))]
+    return "{" + ",".join(names) + "}"
 
 
 def install_triggers(using: str = "default", **kwargs) -> None:
@@ -159,10 +168,10 @@ def install_triggers(using: str = "default", **kwargs) -> None:
     with connection.cursor() as cursor:
         cursor.execute(FUNCTIONS_SQL)
         cursor.execute(APPEND_ONLY_SQL)
-        for table, pk, region_key, via in audited_tables():
+        for table, pk, region_key, via, excluded in audited_tables():
             if table not in existing:  # a model whose migration has not run yet
                 continue
-            args = ", ".join(f"'{value}'" for value in (pk, region_key, via))
+            args = ", ".join(f"'{value}'" for value in (pk, region_key, via, excluded))
             cursor.execute(TRIGGERS_SQL.format(table=connection.ops.quote_name(table), args=args))
 
 

@@ -138,6 +138,7 @@ class Settlement(models.Model):
 
     region_field = "region__code"
     audited = True
+    audit_exclude = ("detail",)  # the explanation is derived from the audited claim, policy and amounts
     objects = RegionScopedManager()
     tier_codes = TIER_CODES
 
