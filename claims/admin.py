@@ -108,3 +108,131 @@ def _shown(value) -> str:
     if value is None:
         return "—"
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+# ---- Fund supervision (DOMAIN §7): rule parameters, screening hits, cases ------------------------------------
+
+from django.urls import NoReverseMatch, reverse  # noqa: E402
+
+from .models import Case, CaseAttachment, CaseEvent, CaseHit, Recovery, ScreeningHit, SupervisionParam  # noqa: E402
+from .rules import PARAM_CHOICES, defaults_of  # noqa: E402
+
+
+@admin.register(SupervisionParam)
+class SupervisionParamAdmin(ScopedAdmin):
+    list_display = ("code", "region", "year", "severity", "enabled", "params_text", "note", "updated_at")
+    list_filter = ("code", "severity", "enabled", "year")
+    search_fields = ("=region__code", "region__name")
+    fields = ("code", "region", "year", "severity", "enabled", "params", "defaults_text", "note")
+    readonly_fields = ("defaults_text",)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if initial.get("code") in PARAM_CHOICES:
+            initial.setdefault("params", defaults_of(initial["code"]))
+        return initial
+
+    @admin.display(description="参数")
+    def params_text(self, obj):
+        return json.dumps(obj.params, ensure_ascii=False)
+
+    @admin.display(description="默认参数（DOMAIN §7）")
+    def defaults_text(self, obj):
+        codes = [obj.code] if obj and obj.code else list(PARAM_CHOICES)
+        return format_html_join("", "<div><b>{}</b> {}</div>",
+                                ((PARAM_CHOICES[c], json.dumps(defaults_of(c), ensure_ascii=False)) for c in codes))
+
+
+def _supervision_link(name: str, pk) -> str:
+    try:
+        return reverse(name, args=[pk])
+    except NoReverseMatch:
+        return ""
+
+
+@admin.register(ScreeningHit)
+class ScreeningHitAdmin(ScopedAdmin):
+    list_display = ("id", "rule", "severity", "status", "claim_link", "year", "region", "found_at", "checked_at")
+    list_filter = ("rule", "severity", "status", "year")
+    search_fields = ("=claim__claim_no",)
+    search_help_text = "按结算单号精确查询"
+    list_select_related = ("claim", "region")
+    raw_id_fields = ("claim",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="结算单")
+    def claim_link(self, obj):
+        url = _supervision_link("supervision:claim", obj.claim_id)
+        return format_html('<a href="{}">{}</a>', url, obj.claim.claim_no) if url else obj.claim.claim_no
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class CaseHitInline(ReadOnlyInline):
+    model = CaseHit
+    fields = ("hit",)
+    readonly_fields = fields
+
+
+class CaseEventInline(ReadOnlyInline):
+    model = CaseEvent
+    fields = ("at", "action", "from_state", "to_state", "user", "note")
+    readonly_fields = fields
+
+
+class RecoveryInline(ReadOnlyInline):
+    model = Recovery
+    fields = ("paid_on", "amount", "payer", "receipt_no", "entered_by", "note")
+    readonly_fields = fields
+
+
+class CaseAttachmentInline(ReadOnlyInline):
+    model = CaseAttachment
+    fields = ("name", "size", "sha256", "uploaded_by", "uploaded_at")
+    readonly_fields = fields
+
+
+@admin.register(Case)
+class CaseAdmin(ScopedAdmin):
+    """Read-only here: cases move only through the supervision pages (the state machine in claims.cases)."""
+
+    list_display = ("id", "title", "source", "state", "region", "amount_to_recover", "penalty_amount",
+                    "recovered_amount", "opened_by", "opened_at", "page_link")
+    list_filter = ("state", "source", "target_kind")
+    search_fields = ("title", "target_name", "=target_hospital__code")
+    list_select_related = ("region", "opened_by")
+    inlines = (CaseHitInline, CaseEventInline, RecoveryInline, CaseAttachmentInline)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="办理页面")
+    def page_link(self, obj):
+        url = _supervision_link("supervision:case", obj.pk)
+        return format_html('<a href="{}">办理</a>', url) if url else ""
+
+
+from . import admin_settlement  # noqa: E402,F401 — hospitals, policy sets, claims, settlements

@@ -14,3 +14,5 @@ class ClaimsConfig(AppConfig):
         # claims is the last of our apps: by its post_migrate every table and permission exists.
         post_migrate.connect(install_triggers, sender=self, dispatch_uid="audit_install_triggers")
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="sync_roles")
+        from . import claim_import  # noqa: F401 — registers the "claims" import kind
+        from .supervision_tasks import screen_nightly  # noqa: F401 — registers the screening tasks with Celery

@@ -193,3 +193,252 @@ class AuditRecord(models.Model):
         before, after = self.before or {}, self.after or {}
         keys = sorted(set(before) | set(after))
         return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+
+
+# ---- Fund supervision (DOMAIN §7): screening parameters and hits, cases, recoveries, evidence files -------
+
+from django.core.exceptions import ValidationError  # noqa: E402
+
+from .rules import PARAM_CHOICES, RULES, SEVERITIES, ParamError, default_severity, validate_params  # noqa: E402
+
+RULE_CHOICES = {code: rule.label for code, rule in RULES.items()}
+
+
+class SupervisionParam(models.Model):
+    """The parameters and severity of one screening rule (or the penalty multiple) for a region and
+    optionally one year. The most specific region wins; a year-specific row beats a row for all years;
+    with no row, the defaults of DOMAIN §7.1 apply (claims.rules)."""
+
+    code = models.CharField("规则", max_length=10, choices=PARAM_CHOICES.items())
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="适用区划")
+    year = models.PositiveSmallIntegerField("适用年度", null=True, blank=True, help_text="空表示各年度通用")
+    params = models.JSONField("参数", default=dict, blank=True, help_text="留空的参数取默认值")
+    severity = models.CharField("风险等级", max_length=6, choices=SEVERITIES.items(), blank=True)
+    enabled = models.BooleanField("启用", default=True)
+    note = models.CharField("调整说明", max_length=200, blank=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    region_field = "region__code"
+    audited = True
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "基金监管规则参数"
+        ordering = ["code", "region", "year"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "region", "year"], nulls_distinct=False,
+                                    name="supervision_param_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_code_display()}（{self.region_id}{'' if self.year is None else f' {self.year}年'}）"
+
+    def clean(self):
+        try:
+            self.params = validate_params(self.code, self.params)
+        except ParamError as exc:
+            raise ValidationError({"params": str(exc)}) from None
+        if self.code in RULES and not self.severity:
+            self.severity = default_severity(self.code)
+        if self.code not in RULES and self.severity:
+            raise ValidationError({"severity": "处罚倍数参数没有风险等级"})
+
+
+class ScreeningHit(models.Model):
+    """One claim hitting one rule (at most once: unique per claim and rule), with the evidence. Written by
+    claims.screening only, set-based; a hit that no longer holds is deleted, or marked resolved when a case
+    refers to it."""
+
+    STATUSES = {"active": "成立", "resolved": "已不成立"}
+
+    claim = models.ForeignKey(Claim, models.CASCADE, related_name="screening_hits", verbose_name="结算单")
+    rule = models.CharField("规则", max_length=3, choices=RULE_CHOICES.items())
+    severity = models.CharField("风险等级", max_length=6, choices=SEVERITIES.items())
+    evidence = models.JSONField("证据", default=dict)
+    year = models.PositiveSmallIntegerField("结算年度")
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="参保人所在区划")
+    status = models.CharField("状态", max_length=8, choices=STATUSES.items(), default="active")
+    found_at = models.DateTimeField("发现时间")
+    checked_at = models.DateTimeField("最近筛查时间")
+    resolved_at = models.DateTimeField("不再成立时间", null=True, blank=True)
+
+    region_field = "region__code"
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "筛查疑点"
+        ordering = ["-found_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["claim", "rule"], name="one_hit_per_claim_and_rule")]
+        indexes = [
+            models.Index(fields=["year", "rule"], name="hit_year_rule"),
+            models.Index(fields=["region"], name="hit_region", opclasses=["varchar_pattern_ops"]),
+        ]
+
+    def __str__(self):
+        return f"{self.rule} {self.claim_id}"
+
+    @property
+    def evidence_claim_ids(self) -> list[int]:
+        return [int(pk) for pk in (self.evidence or {}).get("claims") or []]
+
+
+class Case(models.Model):
+    """A supervision case (DOMAIN §7.2): open → investigating → confirmed / dismissed → recovering → closed.
+    State changes go through claims.cases only (compare-and-set); the audit trail records each of them."""
+
+    SOURCES = {"hit": "筛查疑点", "tip_off": "举报", "flight_inspection": "飞行检查", "petition": "信访"}
+    STATES = {"open": "已立案", "investigating": "调查中", "confirmed": "已认定", "dismissed": "已排除",
+              "recovering": "追缴中", "closed": "已结案"}
+    TARGET_KINDS = {"hospital": "定点医疗机构", "pharmacy": "定点零售药店", "person": "参保人员"}
+
+    title = models.CharField("案件名称", max_length=120)
+    description = models.TextField("案情摘要", blank=True)
+    source = models.CharField("案件来源", max_length=20, choices=SOURCES.items())
+    state = models.CharField("状态", max_length=16, choices=STATES.items(), default="open")
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="所属区划")
+    hits = models.ManyToManyField(ScreeningHit, through="CaseHit", related_name="cases", verbose_name="疑点")
+    target_kind = models.CharField("处理对象类型", max_length=10, choices=TARGET_KINDS.items(), blank=True)
+    target_hospital = models.ForeignKey(Hospital, models.PROTECT, null=True, blank=True, verbose_name="定点医疗机构")
+    target_name = models.CharField("处理对象名称/姓名", max_length=100, blank=True)
+    target_id_number = models.CharField("处理对象身份证号", max_length=18, blank=True)
+    finding = models.TextField("调查结论", blank=True)
+    amount_to_recover = models.DecimalField("应追回金额", default=0, **MONEY)
+    penalty_multiple = models.DecimalField("处罚倍数", max_digits=4, decimal_places=2, null=True, blank=True)
+    penalty_amount = models.DecimalField("罚款金额", default=0, **MONEY)
+    recovered_amount = models.DecimalField("已追回金额", default=0, **MONEY)
+    dismissal_reason = models.TextField("排除理由", blank=True)
+    opened_by = models.ForeignKey(User, models.PROTECT, related_name="cases_opened", verbose_name="立案人")
+    investigator = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="cases_investigated",
+                                     verbose_name="调查人")
+    reviewer = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="cases_reviewed",
+                                 verbose_name="审核人")
+    opened_at = models.DateTimeField("立案时间", auto_now_add=True)
+    state_changed_at = models.DateTimeField("状态变更时间", auto_now_add=True)
+    decided_at = models.DateTimeField("认定/排除时间", null=True, blank=True)
+    closed_at = models.DateTimeField("结案时间", null=True, blank=True)
+
+    region_field = "region__code"
+    audited = True
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "基金监管案件"
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(state__in=["open", "investigating", "confirmed", "dismissed",
+                                                                 "recovering", "closed"]), name="case_state_valid"),
+            models.CheckConstraint(condition=models.Q(amount_to_recover__gte=0, penalty_amount__gte=0,
+                                                      recovered_amount__gte=0), name="case_amounts_not_negative"),
+            models.CheckConstraint(condition=models.Q(recovered_amount__lte=models.F("amount_to_recover")
+                                                      + models.F("penalty_amount")), name="case_not_overpaid"),
+            models.CheckConstraint(condition=~models.Q(state="dismissed", dismissal_reason=""),
+                                   name="case_dismissal_has_reason"),
+        ]
+        indexes = [models.Index(fields=["region"], name="case_region", opclasses=["varchar_pattern_ops"])]
+
+    def __str__(self):
+        return f"{self.number} {self.title}"
+
+    @property
+    def number(self) -> str:
+        return f"JG{self.opened_at:%Y}{self.pk:06d}" if self.pk and self.opened_at else "（未立案）"
+
+    @property
+    def amount_due(self):
+        return self.amount_to_recover + self.penalty_amount
+
+    @property
+    def balance(self):
+        return self.amount_due - self.recovered_amount
+
+
+class CaseHit(models.Model):
+    case = models.ForeignKey(Case, models.CASCADE, related_name="case_hits", verbose_name="案件")
+    hit = models.ForeignKey(ScreeningHit, models.PROTECT, related_name="case_links", verbose_name="疑点")
+
+    region_field = "case__region__code"
+    audited = True
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "案件疑点"
+        constraints = [models.UniqueConstraint(fields=["case", "hit"], name="case_hit_unique")]
+
+    def __str__(self):
+        return f"{self.case_id}/{self.hit_id}"
+
+
+class CaseEvent(models.Model):
+    """The case's own timeline (who did which transition, with the note), beside the audit trail."""
+
+    case = models.ForeignKey(Case, models.CASCADE, related_name="events", verbose_name="案件")
+    action = models.CharField("操作", max_length=20)
+    from_state = models.CharField("原状态", max_length=16, blank=True)
+    to_state = models.CharField("新状态", max_length=16)
+    note = models.TextField("说明", blank=True)
+    user = models.ForeignKey(User, models.PROTECT, verbose_name="操作人")
+    at = models.DateTimeField("时间", auto_now_add=True)
+
+    region_field = "case__region__code"
+    audited = True
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "案件办理记录"
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.action} {self.from_state}→{self.to_state}"
+
+
+class Recovery(models.Model):
+    """A payment recovered on a confirmed case (追回 / 罚款到账)."""
+
+    case = models.ForeignKey(Case, models.PROTECT, related_name="recoveries", verbose_name="案件")
+    amount = models.DecimalField("到账金额", **MONEY)
+    paid_on = models.DateField("到账日期")
+    payer = models.CharField("缴款单位/个人", max_length=100, blank=True)
+    receipt_no = models.CharField("票据号", max_length=60, blank=True)
+    note = models.CharField("备注", max_length=200, blank=True)
+    entered_by = models.ForeignKey(User, models.PROTECT, verbose_name="录入人")
+    entered_at = models.DateTimeField("录入时间", auto_now_add=True)
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="区划")
+
+    region_field = "region__code"
+    audited = True
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "追回款"
+        ordering = ["paid_on", "id"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="recovery_amount_positive")]
+
+    def __str__(self):
+        return f"{self.paid_on} ¥{self.amount}"
+
+
+class CaseAttachment(models.Model):
+    """An evidence file of a case, stored under MEDIA_ROOT and served only through the scoped case page."""
+
+    case = models.ForeignKey(Case, models.PROTECT, related_name="attachments", verbose_name="案件")
+    file = models.FileField("文件", upload_to="supervision/%Y/%m/", max_length=255)
+    name = models.CharField("文件名", max_length=200)
+    size = models.PositiveIntegerField("字节数")
+    sha256 = models.CharField("SHA-256", max_length=64)
+    uploaded_by = models.ForeignKey(User, models.PROTECT, verbose_name="上传人")
+    uploaded_at = models.DateTimeField("上传时间", auto_now_add=True)
+
+    region_field = "case__region__code"
+    audited = True
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "案件证据材料"
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+
+from .settlement_models import CountyIncome, PersonYearTotal, ResettleRun  # noqa: E402,F401

@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -94,6 +95,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Long imports and the nightly run are chunked; a redelivery must not come before a chunk can finish.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 CELERY_BEAT_SCHEDULE: dict = {}
+
+# Nightly anti-fraud screening of the year's claims (DOMAIN §7.1), after the matching.
+CELERY_BEAT_SCHEDULE["nightly-screening"] = {
+    "task": "supervision.screen_nightly",
+    "schedule": crontab(hour=os.environ.get("SCREENING_HOUR", "3"), minute=os.environ.get("SCREENING_MINUTE", "30")),
+}
 
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [

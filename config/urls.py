@@ -15,4 +15,6 @@ urlpatterns = [
     path("registry/", include("poverty_registry.urls")),
     path("imports/", include("poverty_registry.import_urls")),
     path("enrollment/", include("enrollment.urls")),
+    path("supervision/", include("claims.supervision_urls")),
+    path("claims/", include("claims.urls")),
 ]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django.urls import reverse
 
+from claims.selectors import home_numbers as settlement_numbers
+from claims.supervision_reports import home_numbers as supervision_numbers
 from enrollment.selectors import home_numbers as enrolment_numbers
 
 from .models import Household, Person, Region
@@ -28,6 +30,10 @@ def home_context(user) -> dict:
         ]
         context["links"].append(("建档立卡人员", reverse("admin:poverty_registry_person_changelist")))
     for key, items in enrolment_numbers(user).items():
+        context[key] += items
+    for key, items in settlement_numbers(user).items():
+        context[key] += items
+    for key, items in supervision_numbers(user).items():
         context[key] += items
     if user.has_perm("claims.view_auditrecord"):
         context["links"].append(("审计记录", reverse("admin:claims_auditrecord_changelist")))

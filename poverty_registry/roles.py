@@ -25,6 +25,8 @@ LEDGER = {
     "claims.claim": "view",
     "claims.settlement": "view",
     "claims.auditrecord": "view",
+    "claims.hospital": "view",
+    "claims.personyeartotal": "view",
 }
 BUREAU = {
     **LEDGER,
@@ -36,13 +38,24 @@ BUREAU = {
     "claims.hospital": "view add change",
     "claims.policyset": "view add change",
     "claims.claim": "view add change",
+    "claims.countyincome": "view add change",
+    "claims.resettlerun": "view add",
+}
+
+# Supervisors read everything in their region and change nothing but audit cases (DOMAIN §2, §7.2).
+SUPERVISION_CASES = {
+    "claims.case": "view add change",
+    "claims.casehit": "view add",
+    "claims.caseevent": "view add",
+    "claims.recovery": "view add",
+    "claims.caseattachment": "view add",
 }
 
 ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
     "township": LEDGER,
     "county": BUREAU,
     "city": BUREAU,
-    "supervisor": {"*": "view", "poverty_registry.person": "view full_id_number"},
+    "supervisor": {"*": "view", "poverty_registry.person": "view full_id_number", **SUPERVISION_CASES},
     "admin": {"*": "view add change delete", "poverty_registry.person": "view add change delete full_id_number"},
 }
 

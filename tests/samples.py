@@ -2,6 +2,8 @@
 tests walk the admin registry and fail for a model that has no sample here."""
 from __future__ import annotations
 
+from tests.claims.settlement_samples import SETTLEMENT_SAMPLES
+from tests.claims.supervision_samples import SUPERVISION_SAMPLES
 from tests.conftest import make_person
 from tests.enrollment.samples import ENROLLMENT_SAMPLES
 
@@ -50,6 +52,8 @@ SAMPLES = {
     "poverty_registry.importrun": import_run_sample,
     "claims.auditrecord": audit_sample,
     **ENROLLMENT_SAMPLES,
+    **SUPERVISION_SAMPLES,
+    **SETTLEMENT_SAMPLES,
 }
 
 # Admin models outside region scoping: no role group holds any permission on them (superusers only).

@@ -28,6 +28,7 @@ class Command(BaseCommand):
                    "categories": result.categories, "seconds": round(seconds, 2),
                    "persons_per_second": round(result.persons / seconds, 1) if seconds else None}
         summary.update(_seed_enrolments())
+        summary.update(_seed_claims(seed))
         if options["json"]:
             self.stdout.write(json.dumps(summary))
         else:
@@ -47,3 +48,12 @@ def _seed_enrolments() -> dict:
         enrolments = seed_enrolments((year - 1, year))
         run = compute_subsidies(year)
     return {"enrolments": enrolments, "subsidised_persons": run.persons}
+
+
+def _seed_claims(seed: int) -> dict:
+    """Hospitals and settled claims for some of the demo persons (claims.demo)."""
+    from claims.demo import seed_claims
+
+    with audit_context(source="seed_demo"):
+        made = seed_claims(seed)
+    return {"hospitals": made.hospitals, "claims": made.claims, "settlements": made.settled}

@@ -1,0 +1,189 @@
+"""Admin of one-stop settlement: hospitals, policy sets (readable form, every save a new version), claims
+(manual entry settles on save), settlement versions (read-only) and county incomes. Thin: services decide."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+
+from poverty_registry.admin_base import ScopedAdmin, shown_id_number
+from poverty_registry.scoping import region_prefix
+
+from . import policy as policies
+from . import services
+from .forms import ClaimEntryForm, PolicyParamsForm
+from .models import Claim, Hospital, PolicySet, Settlement
+from .screening import screen_on_commit
+from .settlement_models import CountyIncome
+
+
+@admin.register(Hospital)
+class HospitalAdmin(ScopedAdmin):
+    list_display = ("code", "name", "level", "region")
+    list_filter = ("level",)
+    search_fields = ("=code", "name")
+    list_select_related = ("region",)
+    autocomplete_fields = ("region",)
+
+
+@admin.register(PolicySet)
+class PolicySetAdmin(ScopedAdmin):
+    """Own region's versions, plus the versions in force of the regions above (read to copy: a county that
+    saves one gets its own version, which then wins for the county)."""
+
+    form = PolicyParamsForm
+    list_display = ("code", "year", "region", "version", "in_force", "note", "created_by", "created_at")
+    list_filter = ("year", "in_force")
+    search_fields = ("=code",)
+    list_select_related = ("region", "created_by")
+    change_form_template = "claims/policyset_change_form.html"
+
+    def get_queryset(self, request):
+        own = super().get_queryset(request)
+        prefix = region_prefix(request.user)
+        if not prefix or not request.user.has_perm("claims.view_policyset"):
+            return own
+        above = policies.region_chain(prefix)[1:]
+        return PolicySet.objects.filter(Q(pk__in=own.values("pk")) | Q(region_id__in=above, in_force=True))
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("year", "region") if obj else ()
+
+    def get_fieldsets(self, request, obj=None):
+        return [(None, {"fields": ("year", "region", "note", "resettle")})]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["fields"] = ("year", "region") if obj is None else ()
+        return super().get_form(request, obj, change, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def target_region(self, request, obj):
+        """Where a save goes: the policy's own region when the user manages it, else the user's region."""
+        prefix = region_prefix(request.user) or ""
+        region = obj.region if obj.region_id.startswith(prefix) else request.user.region
+        return region
+
+    def save_model(self, request, obj, form, change):
+        region = self.target_region(request, obj)
+        request._policy_saved = policies.save_version(obj.year, region, form.params, user=request.user,
+                                                      note=form.cleaned_data.get("note", ""))
+        if form.cleaned_data.get("resettle"):
+            request._resettle_run = services.start_resettle(obj.year, region.code, policy=request._policy_saved,
+                                                            user=request.user)
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    def log_change(self, request, obj, message):
+        return super().log_change(request, getattr(request, "_policy_saved", obj), message)
+
+    def log_addition(self, request, obj, message):
+        return super().log_addition(request, getattr(request, "_policy_saved", obj), message)
+
+    def _after_save(self, request):
+        saved = request._policy_saved
+        messages.success(request, f"已保存为新版本：{saved}（{saved.code}），该版本现行有效。")
+        run = getattr(request, "_resettle_run", None)
+        if run is not None:
+            return HttpResponseRedirect(reverse("claims:resettle_run", args=[run.pk]))
+        return HttpResponseRedirect(reverse("admin:claims_policyset_change", args=[saved.pk]))
+
+    def response_change(self, request, obj):
+        return self._after_save(request)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._after_save(request)
+
+
+@admin.register(Claim)
+class ClaimAdmin(ScopedAdmin):
+    form = ClaimEntryForm
+    list_filter = ("year", "status", "visit_type", "hospital_level", "in_county")
+    search_fields = ("=claim_no", "=id_number", "name")
+    search_help_text = "按结算单号、完整身份证号精确查询，或按姓名查询"
+    list_select_related = ("hospital", "region")
+    readonly_fields = ("status", "year", "hospital_level", "region", "sheet_link")
+
+    def get_list_display(self, request):
+        user = request.user
+
+        @admin.display(description="身份证号")
+        def id_number(obj):
+            return shown_id_number(user, obj.id_number)
+
+        return ("claim_no", "hospital", "name", id_number, "visit_type", "admission_date", "discharge_date",
+                "total_cost", "status", "sheet_link")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        user = request.user
+
+        class Form(form):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, user=user, **kw)
+
+        return Form
+
+    def get_fields(self, request, obj=None):
+        fields = list(ClaimEntryForm.Meta.fields)
+        return [*fields, *self.readonly_fields] if obj else fields
+
+    def has_change_permission(self, request, obj=None):
+        # a settled claim is corrected by a new claim file line (replace while unsettled) or by the bureau's
+        # correction procedure, never edited in place
+        if obj is not None and obj.status != "unsettled":
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        outcome = services.settle_claims([obj.pk])
+        screen_on_commit([obj.id_number], [obj.year])  # §7.1 screening rules on the new claim
+        if obj.pk in outcome.unsettled:
+            messages.warning(request, f"结算单已保存但未结算：{outcome.unsettled[obj.pk]}")
+        else:
+            messages.success(request, f"结算单已结算（写入 {outcome.written} 个结算版本）")
+
+    @admin.display(description="结算单")
+    def sheet_link(self, obj):
+        if obj.pk is None or obj.status == "unsettled":
+            return "—"
+        return format_html('<a href="{}">查看结算单</a>', reverse("claims:sheet", args=[obj.pk]))
+
+
+@admin.register(Settlement)
+class SettlementAdmin(ScopedAdmin):
+    list_display = ("claim", "version", "is_current", "category", "basic", "critical", "assistance",
+                    "hospital_waiver", "special_insurance", "backstop", "self_pay", "reason", "settled_at",
+                    "sheet_link")
+    list_filter = ("is_current", "reason", "category")
+    search_fields = ("=claim__claim_no",)
+    list_select_related = ("claim",)
+    exclude = ("detail",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="结算单")
+    def sheet_link(self, obj):
+        return format_html('<a href="{}">查看</a>', reverse("claims:sheet", args=[obj.claim_id]))
+
+
+@admin.register(CountyIncome)
+class CountyIncomeAdmin(ScopedAdmin):
+    list_display = ("region", "year", "amount", "source")
+    list_filter = ("year",)
+    autocomplete_fields = ("region",)

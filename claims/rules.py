@@ -1,0 +1,335 @@
+"""The anti-fraud screening rules R01–R09 of DOMAIN §7.1: each a small named unit with its parameters
+(defaults, validation) and one set-based SQL query that finds the claims it hits, with their evidence.
+
+Every query returns `(claim_id, evidence jsonb)` for the claims selected by `{hit}` (a predicate on the
+alias `c`: the year, optionally some persons, and the regions a parameter setting applies to). Rules about
+two claims make the later claim (admission date, then claim number, then id) the hit and list the earlier
+ones in `evidence.claims`. No Django models are imported here; claims.screening runs the queries.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+SEVERITIES = {"high": "高", "medium": "中", "low": "低"}
+INPATIENT = "inpatient"
+PENALTY = "PENALTY"  # the penalty multiple of a confirmed case (DOMAIN §7.2), kept with the rule settings
+
+# The "later" order of DOMAIN §7.1 for two claims x, y: admission date, then claim number (code-point order).
+LATER = '(x.admission_date, x.claim_no COLLATE "C", x.id) < (y.admission_date, y.claim_no COLLATE "C", y.id)'
+DIAG3 = "upper(left({a}.diagnosis, 3))"
+
+
+def _earlier(earlier: str, later: str) -> str:
+    return LATER.replace("x.", f"{earlier}.").replace("y.", f"{later}.")
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    description: str
+    severity: str
+    defaults: dict = field(default_factory=dict)
+    inpatient_only: bool = False
+    needs_person_death: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+RULES: dict[str, Rule] = {rule.code: rule for rule in (
+    Rule("R01", "死亡后就医", "入院或出院日期晚于本人死亡日期", "high", needs_person_death=True),
+    Rule("R02", "住院时间重叠", "同一人两次住院时间重叠（任意医院）", "high", inpatient_only=True),
+    Rule("R03", "分解住院", "出院后 N 天内以相同3位诊断再次入住同一医院", "medium", {"days": 15}, inpatient_only=True),
+    Rule("R04", "诊断与性别年龄不符", "诊断不可能发生于该性别或年龄（借证/冒名）", "high", {
+        "male": ["O00-O9A", "N70-N98", "C51-C58"],
+        "female": ["N40-N51", "C60-C63"],
+        "infant": ["P00-P96"],
+        "infant_max_years": 1,
+    }),
+    Rule("R05", "未参保结算", "结算年度未参保", "high", {"enrolled_statuses": ["enrolled"]}),
+    Rule("R06", "重复结算单", "同一人、医院、出入院日期、总费用相同而单号不同", "high"),
+    Rule("R07", "费用异常偏高", "总费用超过同诊断（3位）同等级医院中位数的 k 倍（样本不少于设定数）", "low",
+         {"k": "3", "min_claims": 30}),
+    Rule("R08", "频繁住院", "365 天内住院超过 N 次", "medium", {"max_admissions": 6, "window_days": 365},
+         inpatient_only=True),
+    Rule("R09", "挂床住院", "住院天数超过 N 天且日均费用低于下限", "medium", {"max_days": 30, "daily_floor": "100.00"},
+         inpatient_only=True),
+)}
+PENALTY_DEFAULTS = {"min_multiple": "2", "max_multiple": "5"}
+PARAM_CHOICES = {**{code: rule.label for code, rule in RULES.items()}, PENALTY: "处罚倍数（欺诈骗保）"}
+
+
+def defaults_of(code: str) -> dict:
+    return dict(PENALTY_DEFAULTS if code == PENALTY else RULES[code].defaults)
+
+
+def default_severity(code: str) -> str:
+    return RULES[code].severity if code in RULES else ""
+
+
+# ---- parameters ---------------------------------------------------------------------------------
+
+class ParamError(ValueError):
+    """A rule parameter that cannot be used; the message is for the admin form."""
+
+
+ICD3 = re.compile(r"^[A-Z][0-9][0-9A-Z]$")
+
+
+def _int(value, name: str, minimum: int) -> int:
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        raise ParamError(f"{name} 须为整数") from None
+    if number < minimum:
+        raise ParamError(f"{name} 不能小于 {minimum}")
+    return number
+
+
+def _decimal(value, name: str, minimum: Decimal) -> str:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ParamError(f"{name} 须为数字") from None
+    if not number.is_finite() or number < minimum:
+        raise ParamError(f"{name} 不能小于 {minimum}")
+    return str(number)
+
+
+def parse_code_range(text: str) -> tuple[str, str]:
+    """"O00-O9A" → ("O00", "O9A"); "P00" → ("P00", "P00"). Compared on the first 3 characters."""
+    parts = [p.strip().upper() for p in str(text).split("-")]
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or not all(ICD3.match(p) for p in parts) or parts[0] > parts[1]:
+        raise ParamError(f"诊断编码区间“{text}”格式应为 A00-B99（3位编码）")
+    return parts[0], parts[1]
+
+
+def _ranges(value, name: str) -> list[str]:
+    if not isinstance(value, list):
+        raise ParamError(f"{name} 须为编码区间列表，如 [\"O00-O9A\"]")
+    return ["-".join(parse_code_range(item)) for item in value]
+
+
+def validate_params(code: str, params: dict | None) -> dict:
+    """The rule's parameters completed with defaults and normalised; ParamError on a bad value."""
+    if code != PENALTY and code not in RULES:
+        raise ParamError(f"未知规则 {code}")
+    given = dict(params or {})
+    defaults = defaults_of(code)
+    unknown = set(given) - set(defaults)
+    if unknown:
+        raise ParamError(f"{code} 没有参数：{'、'.join(sorted(unknown))}（可用：{'、'.join(defaults) or '无'}）")
+    values = {**defaults, **given}
+    if code == "R03":
+        values["days"] = _int(values["days"], "days（天数）", 0)
+    elif code == "R04":
+        for key in ("male", "female", "infant"):
+            values[key] = _ranges(values[key], key)
+        values["infant_max_years"] = _int(values["infant_max_years"], "infant_max_years（年龄）", 0)
+    elif code == "R05":
+        statuses = values["enrolled_statuses"]
+        if not isinstance(statuses, list) or not statuses or not all(isinstance(s, str) for s in statuses):
+            raise ParamError("enrolled_statuses 须为参保状态列表，如 [\"enrolled\"]")
+    elif code == "R07":
+        values["k"] = _decimal(values["k"], "k（倍数）", Decimal("1"))
+        values["min_claims"] = _int(values["min_claims"], "min_claims（最少样本数）", 1)
+    elif code == "R08":
+        values["max_admissions"] = _int(values["max_admissions"], "max_admissions（次数）", 1)
+        values["window_days"] = _int(values["window_days"], "window_days（天数）", 1)
+    elif code == "R09":
+        values["max_days"] = _int(values["max_days"], "max_days（天数）", 1)
+        values["daily_floor"] = _decimal(values["daily_floor"], "daily_floor（日均费用下限）", Decimal("0"))
+    elif code == PENALTY:
+        low = Decimal(_decimal(values["min_multiple"], "min_multiple（最低倍数）", Decimal("0")))
+        high = Decimal(_decimal(values["max_multiple"], "max_multiple（最高倍数）", Decimal("0")))
+        if low > high:
+            raise ParamError("最低倍数不能大于最高倍数")
+        values.update(min_multiple=str(low), max_multiple=str(high))
+    return values
+
+
+# ---- queries ------------------------------------------------------------------------------------
+# Placeholders: %(year)s, %(year_start)s, %(year_end)s and the rule's own parameters (prefixed p_);
+# {hit} selects the claims that may be hit (alias c), {persons:X} narrows alias X to the persons screened.
+
+def _r01(p: dict) -> tuple[str, dict]:
+    return """
+      SELECT c.id AS claim_id, jsonb_build_object('death_date', p.death_date, 'person_id', p.id) AS evidence
+      FROM claims_claim c JOIN poverty_registry_person p ON p.id_number = c.id_number
+      WHERE {hit} AND p.death_date IS NOT NULL
+        AND (c.admission_date > p.death_date OR c.discharge_date > p.death_date)""", {}
+
+
+def _r02(p: dict) -> tuple[str, dict]:
+    # Ranges prefilter (inclusive ends), then the exact rule: each admitted before the other's discharge.
+    return f"""
+      SELECT c.id AS claim_id,
+             jsonb_build_object('claims', jsonb_agg(e.id ORDER BY e.admission_date, e.claim_no COLLATE "C", e.id))
+               AS evidence
+      FROM claims_claim c JOIN claims_claim e ON e.id_number = c.id_number AND e.id <> c.id
+      WHERE {{hit}} {{persons:e}} AND c.visit_type = 'inpatient' AND e.visit_type = 'inpatient'
+        AND e.discharge_date > %(year_start)s::date AND e.admission_date <= %(year_end)s::date
+        AND daterange(e.admission_date, e.discharge_date, '[]') && daterange(c.admission_date, c.discharge_date, '[]')
+        AND e.admission_date < c.discharge_date AND c.admission_date < e.discharge_date
+        AND {_earlier("e", "c")}
+      GROUP BY c.id""", {}
+
+
+def _r03(p: dict) -> tuple[str, dict]:
+    return f"""
+      SELECT c.id AS claim_id,
+             jsonb_build_object('claims', jsonb_agg(e.id ORDER BY e.admission_date, e.claim_no COLLATE "C", e.id),
+                                'days_after_discharge', min(c.admission_date - e.discharge_date)) AS evidence
+      FROM claims_claim c JOIN claims_claim e
+        ON e.id_number = c.id_number AND e.hospital_id = c.hospital_id AND e.id <> c.id
+       AND {DIAG3.format(a="e")} = {DIAG3.format(a="c")}
+      WHERE {{hit}} {{persons:e}} AND c.visit_type = 'inpatient' AND e.visit_type = 'inpatient'
+        AND e.discharge_date >= %(year_start)s::date - %(p_days)s::int
+        AND c.admission_date - e.discharge_date BETWEEN 0 AND %(p_days)s::int
+        AND {_earlier("e", "c")}
+      GROUP BY c.id""", {"p_days": p["days"]}
+
+
+def _range_sql(ranges: list[str], key: str, params: dict) -> str:
+    parts = []
+    for i, item in enumerate(ranges):
+        low, high = parse_code_range(item)
+        params[f"p_{key}_{i}_lo"], params[f"p_{key}_{i}_hi"] = low, high
+        parts.append(f"d3 BETWEEN %(p_{key}_{i}_lo)s AND %(p_{key}_{i}_hi)s")
+    return "(" + " OR ".join(parts) + ")" if parts else "false"
+
+
+# Sex and birth date from the ledger when the person is registered, else from the ID number itself
+# (odd 17th digit = male); make_date(y, m, 1) + (d - 1) never raises on a malformed day.
+SEX_BIRTH = """
+  coalesce(p.sex, CASE WHEN substr(c.id_number, 17, 1) ~ '^[0-9]$'
+                       THEN CASE WHEN substr(c.id_number, 17, 1)::int %% 2 = 1 THEN 'M' ELSE 'F' END END) AS sex,
+  coalesce(p.birth_date,
+           CASE WHEN c.id_number ~ '^[0-9]{17}[0-9X]$' AND substr(c.id_number, 7, 4)::int >= 1800
+                     AND substr(c.id_number, 11, 2) BETWEEN '01' AND '12'
+                     AND substr(c.id_number, 13, 2) BETWEEN '01' AND '31'
+                THEN make_date(substr(c.id_number, 7, 4)::int, substr(c.id_number, 11, 2)::int, 1)
+                     + (substr(c.id_number, 13, 2)::int - 1) END) AS birth_date"""
+
+
+def _r04(p: dict) -> tuple[str, dict]:
+    params = {"p_infant_years": p["infant_max_years"]}
+    male = _range_sql(p["male"], "male", params)
+    female = _range_sql(p["female"], "female", params)
+    infant = _range_sql(p["infant"], "infant", params)
+    infant_age = "birth_date + make_interval(years => %(p_infant_years)s::int) <= admission_date"
+    return f"""
+      SELECT id AS claim_id,
+             jsonb_build_object('sex', sex, 'birth_date', birth_date, 'diagnosis', d3,
+                                'reason', CASE WHEN sex = 'M' AND {male} THEN 'male'
+                                               WHEN sex = 'F' AND {female} THEN 'female' ELSE 'age' END) AS evidence
+      FROM (SELECT c.id, c.admission_date, {DIAG3.format(a="c")} COLLATE "C" AS d3, {SEX_BIRTH}
+            FROM claims_claim c LEFT JOIN poverty_registry_person p ON p.id_number = c.id_number
+            WHERE {{hit}}) s
+      WHERE (sex = 'M' AND {male}) OR (sex = 'F' AND {female}) OR ({infant} AND {infant_age})""", params
+
+
+def _r05(p: dict) -> tuple[str, dict]:
+    return """
+      SELECT c.id AS claim_id, jsonb_build_object('enrolment_id', e.id, 'enrolment_status', e.status) AS evidence
+      FROM claims_claim c LEFT JOIN enrollment_enrolment e ON e.id_number = c.id_number AND e.year = c.year
+      WHERE {hit} AND (e.id IS NULL OR NOT e.status = ANY(%(p_statuses)s))""", {"p_statuses": p["enrolled_statuses"]}
+
+
+def _r06(p: dict) -> tuple[str, dict]:
+    return f"""
+      SELECT c.id AS claim_id,
+             jsonb_build_object('claims', jsonb_agg(e.id ORDER BY e.claim_no COLLATE "C", e.id)) AS evidence
+      FROM claims_claim c JOIN claims_claim e
+        ON e.id_number = c.id_number AND e.hospital_id = c.hospital_id AND e.admission_date = c.admission_date
+       AND e.discharge_date = c.discharge_date AND e.total_cost = c.total_cost AND e.id <> c.id
+      WHERE {{hit}} {{persons:e}} AND {_earlier("e", "c")}
+      GROUP BY c.id""", {}
+
+
+def _r07(p: dict) -> tuple[str, dict]:
+    return f"""
+      SELECT c.id AS claim_id,
+             jsonb_build_object('median', g.median, 'group_size', g.n, 'k', %(p_k)s::numeric,
+                                'threshold', round(%(p_k)s::numeric * g.median, 2)) AS evidence
+      FROM claims_claim c JOIN {{groups}} g ON g.hospital_level = c.hospital_level AND g.d3 = {DIAG3.format(a="c")}
+      WHERE {{hit}} AND c.total_cost > %(p_k)s::numeric * g.median""", {"p_k": p["k"], "p_min": p["min_claims"]}
+
+
+# R07's groups: (hospital level, 3-character diagnosis) of the year with at least p_min claims and their median.
+# percentile_cont works in double precision; a median of amounts in cents is exact to 3 decimals.
+MEDIAN = "round((percentile_cont(0.5) WITHIN GROUP (ORDER BY g.total_cost))::numeric, 3)"
+YEAR_GROUPS = f"""(
+  SELECT g.hospital_level, {DIAG3.format(a="g")} AS d3, count(*) AS n, {MEDIAN} AS median
+  FROM claims_claim g WHERE g.year = %(year)s
+  GROUP BY 1, 2 HAVING count(*) >= %(p_min)s::int)"""
+# For a few persons: only their groups, each read through the (year, level, diagnosis) index.
+PERSON_GROUPS = f"""(
+  SELECT pg.hospital_level, pg.d3, s.n, s.median
+  FROM (SELECT DISTINCT m.hospital_level, {DIAG3.format(a="m")} AS d3 FROM claims_claim m
+        WHERE m.year = %(year)s AND m.id_number = ANY(%(persons)s)) pg
+  CROSS JOIN LATERAL (
+    SELECT count(*) AS n, {MEDIAN} AS median FROM claims_claim g
+    WHERE g.year = %(year)s AND g.hospital_level = pg.hospital_level AND {DIAG3.format(a="g")} = pg.d3) s
+  WHERE s.n >= %(p_min)s::int)"""
+
+
+def _r08(p: dict) -> tuple[str, dict]:
+    # The admission's place among the person's admissions in the window ending on its admission day:
+    # a RANGE frame counts the whole day, minus the same-day admissions that come after it.
+    return f"""
+      SELECT a.id AS claim_id,
+             jsonb_build_object('admissions', a.place, 'claims', (
+               SELECT jsonb_agg(e.id ORDER BY e.admission_date, e.claim_no COLLATE "C", e.id)
+               FROM claims_claim e
+               WHERE e.id_number = a.id_number AND e.visit_type = 'inpatient'
+                 AND e.admission_date BETWEEN a.admission_date - (%(p_window)s::int - 1) AND a.admission_date
+                 AND {_earlier("e", "a")})) AS evidence
+      FROM (
+        SELECT c.id, c.id_number, c.admission_date, c.claim_no, ({{hit}}) AS target,
+               count(*) OVER (PARTITION BY c.id_number ORDER BY c.admission_date
+                              RANGE BETWEEN make_interval(days => %(p_window)s::int - 1) PRECEDING AND CURRENT ROW)
+               - count(*) OVER (PARTITION BY c.id_number, c.admission_date)
+               + row_number() OVER (PARTITION BY c.id_number, c.admission_date
+                                    ORDER BY c.claim_no COLLATE "C", c.id) AS place
+        FROM claims_claim c
+        WHERE c.visit_type = 'inpatient' {{persons:c}}
+          AND c.admission_date BETWEEN %(year_start)s::date - (%(p_window)s::int - 1) AND %(year_end)s::date
+      ) a
+      WHERE a.target AND a.place > %(p_max)s::int""", {"p_window": p["window_days"], "p_max": p["max_admissions"]}
+
+
+def _r09(p: dict) -> tuple[str, dict]:
+    return """
+      SELECT c.id AS claim_id,
+             jsonb_build_object('days', c.discharge_date - c.admission_date,
+                                'avg_daily_cost', trunc(c.total_cost / (c.discharge_date - c.admission_date), 2),
+                                'daily_floor', %(p_floor)s::numeric) AS evidence
+      FROM claims_claim c
+      WHERE {hit} AND c.visit_type = 'inpatient' AND c.discharge_date - c.admission_date > %(p_days)s::int
+        AND c.total_cost < %(p_floor)s::numeric * (c.discharge_date - c.admission_date)""", {
+        "p_days": p["max_days"], "p_floor": p["daily_floor"]}
+
+
+QUERIES = {"R01": _r01, "R02": _r02, "R03": _r03, "R04": _r04, "R05": _r05, "R06": _r06, "R07": _r07,
+           "R08": _r08, "R09": _r09}
+
+
+def rule_query(code: str, params: dict, *, hit: str, persons: bool, name: str = "") -> tuple[str, dict]:
+    """The rule's SELECT with its placeholders filled: `hit` is the predicate on alias c choosing the
+    claims that may be hit; `persons` narrows evidence and groups to %(persons)s (an array of ID numbers);
+    `name` (default: the code) prefixes the rule's own parameters, so that several rules, or one rule under
+    several settings, run in one statement."""
+    sql, rule_params = QUERIES[code](validate_params(code, params))
+    narrowed = " AND {a}.id_number = ANY(%(persons)s)" if persons else ""
+    groups = PERSON_GROUPS if persons else YEAR_GROUPS
+    sql = (sql.replace("{hit}", f"({hit})").replace("{groups}", groups)
+           .replace("{persons:e}", narrowed.format(a="e")).replace("{persons:c}", narrowed.format(a="c")))
+    name = name or code
+    return sql.replace("%(p_", f"%({name}_"), {f"{name}_{key[2:]}": value for key, value in rule_params.items()}

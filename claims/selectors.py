@@ -1,0 +1,188 @@
+"""Read-side of settlement: the sheet's versions side by side, the §6.7 statistics and the §9 warning list,
+always over a queryset already restricted to the user's region."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Substr
+
+from poverty_registry.models import Region
+
+from .models import HOSPITAL_LEVELS, Claim, Hospital, Settlement
+from .services import TIER_COLUMNS, paid_total
+from .settlement import CATEGORY_NAMES, TIER_NAMES
+from .settlement_models import PersonYearTotal
+
+ZERO = Decimal("0.00")
+
+
+def ratio(part, whole) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------- the settlement sheet
+
+@dataclass
+class TierLine:
+    code: str
+    name: str
+    new: dict
+    old: dict | None
+
+    @property
+    def difference(self) -> Decimal | None:
+        if self.old is None:
+            return None
+        return Decimal(self.new["amount"]) - Decimal(self.old["amount"])
+
+
+def sheet_versions(claim: Claim, version: int | None = None) -> dict:
+    """The current (or a chosen) version and the one before it, tier by tier, with the difference."""
+    versions = list(claim.settlements.select_related("policy").order_by("-version"))
+    if not versions:
+        return {"versions": [], "current": None}
+    chosen = next((v for v in versions if v.version == version), None) if version else None
+    chosen = chosen or next(v for v in versions if v.is_current)
+    before = next((v for v in versions if v.version < chosen.version), None)
+    new_tiers = {t["tier"]: t for t in chosen.detail["tiers"]}
+    old_tiers = {t["tier"]: t for t in before.detail["tiers"]} if before else {}
+    lines = [TierLine(code, name, new_tiers[code], old_tiers.get(code)) for code, name in TIER_NAMES.items()]
+    paid_new = paid_total(chosen)
+    paid_old = paid_total(before) if before else None
+    return {
+        "versions": versions, "current": chosen, "previous": before, "lines": lines,
+        "paid": paid_new, "paid_old": paid_old,
+        "difference": None if before is None else paid_new - paid_old,
+        "category_name": CATEGORY_NAMES.get(chosen.category, "非贫困人口"),
+        "old_category_name": CATEGORY_NAMES.get(before.category, "非贫困人口") if before else "",
+    }
+
+
+# ---------------------------------------------------------------- §6.7 statistics
+
+AMOUNTS = {
+    "total_cost": Sum("claim__total_cost"),
+    **{column: Sum(column) for column in TIER_COLUMNS},
+    "self_pay": Sum("self_pay"),
+}
+
+
+@dataclass
+class StatRow:
+    key: str
+    label: str
+    persons: int
+    times: int
+    total_cost: Decimal
+    tiers: dict
+    self_pay: Decimal
+
+    @property
+    def reimbursed(self) -> Decimal:
+        return self.total_cost - self.self_pay
+
+    @property
+    def effective_ratio(self) -> Decimal | None:
+        return ratio(self.reimbursed, self.total_cost)
+
+
+def current_settlements(settlements, year: int, region: str = ""):
+    qs = settlements.filter(is_current=True, claim__year=year)
+    return qs.filter(region__code__startswith=region) if region else qs
+
+
+def _rows(qs, key_expr, labels: dict) -> list[StatRow]:
+    grouped = (qs.annotate(group_key=key_expr).values("group_key")
+               .annotate(persons=Count("claim__id_number", distinct=True), times=Count("id"), **AMOUNTS)
+               .order_by("group_key"))
+    return [
+        StatRow(str(g["group_key"]), labels.get(g["group_key"], str(g["group_key"]) or "—"), g["persons"], g["times"],
+                g["total_cost"] or ZERO, {c: g[c] or ZERO for c in TIER_COLUMNS}, g["self_pay"] or ZERO)
+        for g in grouped
+    ]
+
+
+def statistics(qs) -> dict:
+    """Persons and person-times, total cost, paid by tier, effective ratio overall and per township,
+    hospital, category and hospital level; the share of poor in-county inpatients paying ≤ 10 %."""
+    total = qs.aggregate(persons=Count("claim__id_number", distinct=True), times=Count("id"), **AMOUNTS)
+    overall = StatRow("all", "合计", total["persons"], total["times"], total["total_cost"] or ZERO,
+                      {c: total[c] or ZERO for c in TIER_COLUMNS}, total["self_pay"] or ZERO)
+    townships = _rows(qs, Substr("region_id", 1, 9), {})
+    names = dict(Region.objects.filter(code__in=[r.key for r in townships]).values_list("code", "name"))
+    for row in townships:
+        row.label = f"{names.get(row.key, row.key)}（{row.key}）"
+    hospitals = _rows(qs, F("claim__hospital_id"), {})
+    hospital_names = dict(Hospital.objects.filter(pk__in=[r.key for r in hospitals]).values_list("pk", "name"))
+    for row in hospitals:
+        row.label = hospital_names.get(int(row.key), row.key)
+    categories = _rows(qs, F("category"), {"": "非贫困人口", **CATEGORY_NAMES})
+    levels = _rows(qs, F("claim__hospital_level"), HOSPITAL_LEVELS)
+    poor_inpatients = qs.filter(~Q(category=""), claim__in_county=True, claim__visit_type="inpatient")
+    share = poor_inpatients.aggregate(
+        all=Count("id"), low=Count("id", filter=Q(self_pay__lte=F("claim__total_cost") * Decimal("0.10"))))
+    return {
+        "overall": overall if overall.times else None,
+        "townships": townships, "hospitals": hospitals, "categories": categories, "levels": levels,
+        "poor_inpatients": share["all"], "poor_inpatients_low": share["low"],
+        "poor_inpatients_share": ratio(share["low"], share["all"]),
+    }
+
+
+def bars(rows: list[StatRow]) -> list[dict]:
+    """Rows for the SVG bar chart of effective ratios (percent of 100)."""
+    return [{"label": r.label, "value": f"{r.effective_ratio * 100:.2f}%" if r.effective_ratio is not None else "—",
+             "pct": f"{(r.effective_ratio or 0) * 100:.2f}"} for r in rows]
+
+
+def tier_bars(row: StatRow | None) -> list[dict]:
+    if row is None or not row.total_cost:
+        return []
+    parts = [(TIER_NAMES[c], row.tiers[c]) for c in TIER_COLUMNS] + [("个人自付", row.self_pay)]
+    return [{"label": label, "value": f"{amount:,.2f}", "pct": f"{amount / row.total_cost * 100:.2f}"}
+            for label, amount in parts]
+
+
+# ---------------------------------------------------------------- §9 warning list
+
+def warnings(totals, year: int, region: str = ""):
+    qs = totals.filter(year=year, at_risk=True).select_related("region").order_by("-self_pay", "id_number")
+    return qs.filter(region__code__startswith=region) if region else qs
+
+
+def claims_of(year_totals: list[PersonYearTotal], claims) -> dict[str, list]:
+    """{id_number: [(claim, current settlement)]} of the listed person-years, in settlement order."""
+    by_person: dict[str, list] = {t.id_number: [] for t in year_totals}
+    if not by_person:
+        return by_person
+    years = {t.year for t in year_totals}
+    current = {s.claim_id: s for s in Settlement.objects.filter(
+        is_current=True, claim__id_number__in=list(by_person), claim__year__in=years)}
+    for claim in (claims.filter(id_number__in=list(by_person), year__in=years).select_related("hospital")
+                  .order_by("discharge_date", "claim_no")):
+        by_person[claim.id_number].append((claim, current.get(claim.pk)))
+    return by_person
+
+
+def home_numbers(user) -> dict[str, list]:
+    """The home page's settlement figures, to-dos and links for this user (scoped)."""
+    from django.urls import reverse
+    from django.utils import timezone
+
+    out: dict[str, list] = {"figures": [], "todos": [], "links": []}
+    if user.has_perm("claims.view_personyeartotal"):
+        year = timezone.localdate().year
+        count = PersonYearTotal.objects.restrict(user).filter(year=year, at_risk=True).count()
+        out["figures"].append((f"{year}年因病返贫致贫风险人数", count))
+        if count:
+            out["todos"].append(("因病返贫致贫风险预警", reverse("claims:risk"), count))
+        out["links"].append(("因病返贫致贫预警", reverse("claims:risk")))
+    if user.has_perm("claims.view_settlement"):
+        out["links"].append(("一站式结算统计", reverse("claims:statistics")))
+    if user.has_perm("claims.add_claim"):
+        out["links"].append(("导入结算单", reverse("imports:new", args=["claims"])))
+    return out

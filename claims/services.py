@@ -1,0 +1,430 @@
+"""Settlement operations that touch the database (DOMAIN §6.3, §9): settle person-years set-based with the
+pure engine (claims.settlement), write a new Settlement version only where the result changed, keep the
+old one (is_current False), and refresh the year-to-date totals behind the risk warning list.
+
+One path serves a claim on arrival, an import, a late claim, a policy change and the batch re-settlement
+of a year: load the facts with a few big queries, compute in Python, COPY the new versions into a staging
+table and write them back with one UPDATE and one INSERT.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from poverty_registry.importing import copy_rows
+
+from .models import Claim, PolicySet
+from .policy import incomes_last_year, params_of, policies_for
+from .settlement import (
+    ZERO,
+    CategorySpan,
+    ClaimFacts,
+    ClaimSettlement,
+    PersonFacts,
+    at_risk,
+    risk_threshold,
+    settle_person_year,
+)
+from .settlement_models import ResettleRun
+
+Key = tuple[str, int]  # (id_number, year): the unit of settlement
+
+REASON_FIRST = "首次结算"
+REASON_LATE_CLAIM = "迟到单据重算"
+REASON_CORRECTION = "单据更正重算"
+REASON_POLICY = "政策调整重算"
+
+LOCK_SPACE_YEAR = 6301  # advisory lock (space, year): batch runs exclusive, small settlements shared
+LOCK_SPACE_PERSON = 6302  # advisory lock (space, hash of id_number|year): one person-year at a time
+FEW_KEYS = 200  # up to this many person-years lock one by one; more lock the whole year
+
+TIER_COLUMNS = ("basic", "critical", "assistance", "hospital_waiver", "special_insurance", "backstop")
+SETTLEMENT_COLUMNS = ("claim_id", "version", "is_current", "policy_id", "category", "enrolled", *TIER_COLUMNS,
+                      "self_pay", "detail", "reason", "region_id", "settled_at")
+
+
+@dataclass
+class SettleOutcome:
+    person_years: int = 0
+    claims: int = 0
+    written: int = 0  # new settlement versions
+    first_settled: int = 0
+    paid_difference: Decimal = ZERO  # Σ (new total paid − old total paid) over the versions written
+    unsettled: dict[int, str] = field(default_factory=dict)  # claim id → why it could not be settled
+
+    def add(self, other: SettleOutcome) -> None:
+        self.person_years += other.person_years
+        self.claims += other.claims
+        self.written += other.written
+        self.first_settled += other.first_settled
+        self.paid_difference += other.paid_difference
+        self.unsettled.update(other.unsettled)
+
+
+@dataclass
+class _ClaimRow:
+    claim_id: int
+    facts: ClaimFacts
+    region_id: str
+    name: str
+    person_id: int | None
+    current_version: int
+    current_digest: str | None
+    current_paid: Decimal
+
+
+# ---------------------------------------------------------------- entry points
+
+def settle_claims(claim_ids: Iterable[int], *, reason: str = REASON_LATE_CLAIM) -> SettleOutcome:
+    """Settle arriving (or corrected) claims: each one's whole person-year is re-run, so a late claim
+    re-settles the claims after it. `reason` labels the re-settled earlier claims."""
+    keys = _keys_of_claims(claim_ids)
+    return settle_person_years(keys, reason=reason)
+
+
+def settle_person_years(keys: Iterable[Key], *, reason: str, lock: bool = True) -> SettleOutcome:
+    """Settle each (id_number, year) in one transaction; only changed results become new versions."""
+    keys = sorted(set(keys))
+    if not keys:
+        return SettleOutcome()
+    with transaction.atomic():
+        if lock:
+            _lock(keys)
+        rows = _load_claims(keys)
+        persons = _load_persons(sorted({k[0] for k in keys}))
+        return _settle_and_write(rows, persons, reason)
+
+
+def start_resettle(year: int, region_code: str, *, reason: str = REASON_POLICY, policy: PolicySet | None = None,
+                   user=None) -> ResettleRun:
+    """Open a batch re-settlement run and queue it on Celery after commit; the page polls its row."""
+    from .tasks import resettle_year_task
+
+    run = ResettleRun.objects.create(year=year, region_id=region_code, reason=reason, policy=policy,
+                                     created_by=user)
+    transaction.on_commit(lambda: resettle_year_task.delay(run.pk))
+    return run
+
+
+def resettle_year(run_id: int, *, chunk_persons: int = 20_000) -> ResettleRun:
+    """Run (or resume) a batch re-settlement: persons in ID-number order, one transaction per chunk, the
+    chunk's last ID number committed with it as the resume point."""
+    run = ResettleRun.objects.get(pk=run_id)
+    if run.status == "done":
+        return run
+    ids = _person_ids_of_year(run.year, run.region_id, after=run.cursor)
+    ResettleRun.objects.filter(pk=run.pk).update(
+        status="running", started_at=run.started_at or timezone.now(),
+        persons_total=run.persons_done + len(ids), message="")
+    for start in range(0, len(ids), chunk_persons):
+        chunk = ids[start:start + chunk_persons]
+        with transaction.atomic():
+            _tune_bulk_transaction()
+            _lock_year(run.year, shared=False)
+            outcome = settle_person_years([(i, run.year) for i in chunk], reason=run.reason, lock=False)
+            ResettleRun.objects.filter(pk=run.pk).update(
+                cursor=chunk[-1], persons_done=F("persons_done") + len(chunk),
+                claims_done=F("claims_done") + outcome.claims,
+                settlements_written=F("settlements_written") + outcome.written,
+                paid_difference=F("paid_difference") + outcome.paid_difference,
+            )
+    ResettleRun.objects.filter(pk=run.pk).update(status="done", finished_at=timezone.now())
+    return ResettleRun.objects.get(pk=run.pk)
+
+
+def fail_run(run_id: int, message: str) -> None:
+    ResettleRun.objects.filter(pk=run_id).update(status="failed", message=message[:2000])
+
+
+def _tune_bulk_transaction() -> None:
+    """The audit triggers of a big write sort and hash every row: give them memory, spare them JIT
+    compilation (planned on transition tables without statistics, it costs more than it saves)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute("SET LOCAL jit = off")
+
+
+# ---------------------------------------------------------------- locking
+
+def _lock_year(year: int, *, shared: bool) -> None:
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s, %s)", [LOCK_SPACE_YEAR, year])
+
+
+def _lock(keys: Sequence[Key]) -> None:
+    """Two settlements of one person-year never interleave (they would both write version n+1)."""
+    years = sorted({year for _, year in keys})
+    if len(keys) > FEW_KEYS:
+        for year in years:
+            _lock_year(year, shared=False)
+        return
+    for year in years:
+        _lock_year(year, shared=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(k)) FROM unnest(%s::text[]) AS k ORDER BY k",
+            [LOCK_SPACE_PERSON, [f"{number}|{year}" for number, year in keys]],
+        )
+
+
+# ---------------------------------------------------------------- loading
+
+def _keys_of_claims(claim_ids: Iterable[int]) -> list[Key]:
+    return sorted(set(Claim.objects.filter(pk__in=list(claim_ids)).values_list("id_number", "year")))
+
+
+def _person_ids_of_year(year: int, region_code: str, *, after: str = "") -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT id_number FROM claims_claim WHERE year = %s AND region_id LIKE %s AND id_number > %s "
+            "ORDER BY id_number",
+            [year, region_code.replace("%", "") + "%", after],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+CLAIMS_SQL = """
+SELECT c.id, c.claim_no, c.hospital_level, c.in_county, c.visit_type, c.referral, c.admission_date,
+       c.discharge_date, c.diagnosis, c.total_cost, c.uncovered_cost, c.id_number, c.year, c.region_id, c.name,
+       c.person_id, s.version, s.detail ->> 'digest',
+       s.basic + s.critical + s.assistance + s.hospital_waiver + s.special_insurance + s.backstop
+FROM claims_claim c
+JOIN unnest(%s::text[], %s::int[]) AS k(id_number, year) ON c.id_number = k.id_number AND c.year = k.year
+LEFT JOIN claims_settlement s ON s.claim_id = c.id AND s.is_current
+"""
+
+
+def _load_claims(keys: Sequence[Key]) -> dict[Key, list[_ClaimRow]]:
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIMS_SQL, [[k[0] for k in keys], [k[1] for k in keys]])
+        rows = cursor.fetchall()
+    by_key: dict[Key, list[_ClaimRow]] = defaultdict(list)
+    for r in rows:
+        facts = ClaimFacts(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+        by_key[(r[11], r[12])].append(
+            _ClaimRow(r[0], facts, r[13], r[14], r[15], r[16] or 0, r[17], r[18] if r[18] is not None else ZERO))
+    return by_key
+
+
+@dataclass
+class _Person:
+    facts: PersonFacts
+    person_id: int | None
+
+
+def _load_persons(id_numbers: Sequence[str]) -> dict[str, _Person]:
+    """Categories (dated), enrolled years and death date of each ID number, in three queries."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id_number, id, death_date FROM poverty_registry_person WHERE id_number = ANY(%s)",
+                       [list(id_numbers)])
+        ledger = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+        cursor.execute(
+            "SELECT p.id_number, c.category, c.valid_from, c.valid_to FROM poverty_registry_personcategory c "
+            "JOIN poverty_registry_person p ON p.id = c.person_id WHERE p.id_number = ANY(%s)",
+            [list(ledger)],
+        )
+        spans = defaultdict(list)
+        for number, category, valid_from, valid_to in cursor.fetchall():
+            spans[number].append(CategorySpan(category, valid_from, valid_to))
+        cursor.execute("SELECT id_number, year FROM enrollment_enrolment WHERE status = 'enrolled' "
+                       "AND id_number = ANY(%s)", [list(id_numbers)])
+        years = defaultdict(set)
+        for number, year in cursor.fetchall():
+            years[number].add(year)
+    return {
+        number: _Person(
+            PersonFacts(number, tuple(spans.get(number, ())), frozenset(years.get(number, ())),
+                        ledger[number][1] if number in ledger else None),
+            ledger[number][0] if number in ledger else None,
+        )
+        for number in id_numbers
+    }
+
+
+# ---------------------------------------------------------------- computing
+
+def detail_json(result: ClaimSettlement) -> tuple[str, str]:
+    """(JSON text, digest) of a settlement's explanation: per tier base, deductible, ratio, bands, cap left,
+    amount and the Chinese note. The digest tells whether a re-settlement changed anything."""
+    body = json.dumps({
+        "category": result.category,
+        "poor": result.poor,
+        "enrolled": result.enrolled,
+        "covered_cost": str(result.covered_cost),
+        "reimbursed": str(result.reimbursed),
+        "effective_ratio": str(result.effective_ratio),
+        "tiers": [
+            {
+                "tier": t.tier,
+                "base": str(t.base),
+                "deductible": str(t.deductible),
+                "ratio": None if t.ratio is None else str(t.ratio),
+                "bands": [[str(low), str(high), str(ratio), str(amount)] for low, high, ratio, amount in t.bands],
+                "cap_left": None if t.cap_left is None else str(t.cap_left),
+                "amount": str(t.amount),
+                "note": t.note_zh,
+            }
+            for t in result.tiers
+        ],
+    }, ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
+    return '{"digest":"%s",%s' % (digest, body[1:]), digest  # noqa: UP031 — splice, not formatting
+
+
+@dataclass
+class _YearTotal:
+    name: str
+    person_id: int | None
+    region_id: str
+    category: str
+    claims: int
+    total_cost: Decimal
+    reimbursed: Decimal
+    self_pay: Decimal
+
+
+def _settle_and_write(rows: dict[Key, list[_ClaimRow]], persons: dict[str, _Person], reason: str) -> SettleOutcome:
+    outcome = SettleOutcome(person_years=len(rows))
+    year_regions = defaultdict(set)
+    for (_, year), claims in rows.items():
+        year_regions[year].add(_person_year_region(claims))
+    policies = {year: policies_for(year, regions) for year, regions in year_regions.items()}
+    now = timezone.now()
+    new_rows, totals = [], {}
+    settled_ids = []
+    for key, claims in rows.items():
+        outcome.claims += len(claims)
+        region = _person_year_region(claims)
+        policy = policies[key[1]].get(region)
+        if policy is None:
+            for claim in claims:
+                outcome.unsettled[claim.claim_id] = f"未找到{key[1]}年度适用于区划{region}的现行结算政策"
+            continue
+        person = persons.get(key[0]) or _Person(PersonFacts(key[0]), None)
+        by_no = {claim.facts.claim_no: claim for claim in claims}
+        results = settle_person_year(person.facts, [c.facts for c in claims], params_of(policy))
+        for result in results:
+            claim = by_no[result.claim_no]
+            text, digest = detail_json(result)
+            settled_ids.append(claim.claim_id)
+            if digest == claim.current_digest:
+                continue
+            first = claim.current_version == 0
+            outcome.written += 1
+            outcome.first_settled += first
+            outcome.paid_difference += result.reimbursed - claim.current_paid
+            amounts = [t.amount for t in result.tiers]
+            new_rows.append((claim.claim_id, claim.current_version + 1, True, policy.pk, result.category or "",
+                             result.enrolled, *amounts, result.self_pay, text,
+                             REASON_FIRST if first else reason, claim.region_id, now))
+        totals[key] = _year_total(_latest(claims), person, results)
+    _write_versions(new_rows)
+    _mark_settled(settled_ids)
+    _write_year_totals(totals, policies)
+    return outcome
+
+
+def _latest(claims: list[_ClaimRow]) -> _ClaimRow:
+    return max(claims, key=lambda c: (c.facts.discharge_date, c.facts.claim_no))
+
+
+def _person_year_region(claims: list[_ClaimRow]) -> str:
+    """The region whose policy settles a person-year: that of the person's latest claim of the year."""
+    return _latest(claims).region_id
+
+
+def _year_total(last: _ClaimRow, person: _Person, results: list[ClaimSettlement]) -> _YearTotal:
+    return _YearTotal(
+        name=last.name, person_id=person.person_id or last.person_id, region_id=last.region_id,
+        category=results[-1].category or "", claims=len(results),
+        total_cost=sum((r.total_cost for r in results), ZERO),
+        reimbursed=sum((r.reimbursed for r in results), ZERO),
+        self_pay=sum((r.self_pay for r in results), ZERO),
+    )
+
+
+# ---------------------------------------------------------------- writing
+
+SMALL_WRITE = 64  # up to this many rows travel as arrays (unnest); more are COPYed into a staging table
+SETTLEMENT_TYPES = ("bigint", "int", "boolean", "bigint", "text", "boolean", *["numeric"] * 7, "jsonb", "text",
+                    "text", "timestamptz")
+
+
+@contextlib.contextmanager
+def _staged(name: str, columns: Sequence[str], types: Sequence[str], rows: list[tuple]):
+    """A FROM item named `name` holding rows: a COPYed temporary table for a batch, unnest() of arrays for a
+    settlement on arrival (no catalog churn, fewer round trips). Yields (FROM item, parameters)."""
+    if len(rows) <= SMALL_WRITE:
+        arrays = [list(column) for column in zip(*rows)]
+        unnest = ", ".join(f"%s::{t}[]" for t in types)
+        yield f"unnest({unnest}) AS {name}({', '.join(columns)})", arrays
+        return
+    definition = ", ".join(f"{c} {t}" for c, t in zip(columns, types))
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE {name} ({definition}) ON COMMIT DROP")
+    copy_rows(name, columns, rows)
+    yield name, []
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {name}")
+
+
+def _write_versions(new_rows: list[tuple]) -> None:
+    """Stage the new versions, retire the current ones, insert the new: one UPDATE and one INSERT."""
+    if not new_rows:
+        return
+    columns = ", ".join(SETTLEMENT_COLUMNS)
+    with _staged("settlement_stage", SETTLEMENT_COLUMNS, SETTLEMENT_TYPES, new_rows) as (source, params), \
+            connection.cursor() as cursor:
+        cursor.execute(f"UPDATE claims_settlement s SET is_current = false FROM {source} "
+                       "WHERE s.claim_id = settlement_stage.claim_id AND s.is_current", params)
+        cursor.execute(f"INSERT INTO claims_settlement ({columns}) SELECT {columns} FROM {source} "
+                       "ORDER BY claim_id", params)
+
+
+def _mark_settled(claim_ids: list[int]) -> None:
+    if claim_ids:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE claims_claim SET status = 'settled' WHERE id = ANY(%s) AND status <> 'settled'",
+                           [claim_ids])
+
+
+TOTAL_COLUMNS = ("id_number", "year", "name", "person_id", "region_id", "category", "claim_count", "total_cost",
+                 "reimbursed", "self_pay", "threshold", "at_risk", "updated_at")
+TOTAL_TYPES = ("text", "int", "text", "bigint", "text", "text", "int", *["numeric"] * 4, "boolean", "timestamptz")
+
+
+def _write_year_totals(totals: dict[Key, _YearTotal], policies: dict[int, dict[str, PolicySet]]) -> None:
+    """Upsert each settled person-year's totals with its §9 threshold: the warning list follows every
+    settlement."""
+    if not totals:
+        return
+    incomes = {year: incomes_last_year(year, {t.region_id[:6] for (_, y), t in totals.items() if y == year})
+               for year in {year for _, year in totals}}
+    now = timezone.now()
+    rows = []
+    for (number, year), t in totals.items():
+        threshold = risk_threshold(params_of(policies[year][t.region_id]), incomes[year].get(t.region_id[:6]))
+        rows.append((number, year, t.name, t.person_id, t.region_id, t.category, t.claims, t.total_cost,
+                     t.reimbursed, t.self_pay, threshold, at_risk(t.self_pay, threshold), now))
+    columns = ", ".join(TOTAL_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in TOTAL_COLUMNS[2:])
+    with _staged("year_total_stage", TOTAL_COLUMNS, TOTAL_TYPES, rows) as (source, params), \
+            connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO claims_personyeartotal ({columns}) SELECT {columns} FROM {source} "
+                       f"ON CONFLICT (id_number, year) DO UPDATE SET {updates}", params)
+
+
+# ---------------------------------------------------------------- reading versions (the settlement sheet)
+
+def paid_total(settlement) -> Decimal:
+    return sum((getattr(settlement, column) for column in TIER_COLUMNS), ZERO)

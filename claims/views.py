@@ -1,0 +1,114 @@
+"""Settlement pages: the printable settlement sheet (结算单) with old and new versions side by side, the
+§6.7 statistics with charts, the §9 risk warning list, and batch re-settlement with its progress. Thin:
+queries in claims.selectors, writes in claims.services, workbooks in claims.exports; every page scoped."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from poverty_registry.admin_base import shown_id_number
+from poverty_registry.models import Region
+from poverty_registry.scoping import region_prefix
+
+from . import exports, selectors, services
+from .filters import YearRegionForm
+from .models import Claim, Settlement
+from .settlement_models import PersonYearTotal, ResettleRun
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=XLSX)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{filename}"
+    return response
+
+
+def _scope(request) -> tuple[YearRegionForm, int, str]:
+    """The page's year and region (within the user's own region), from the query string."""
+    form = YearRegionForm(request.GET or None, user=request.user)
+    year, region = form.year_and_region()
+    return form, year, region
+
+
+@login_required
+def sheet(request, pk: int):
+    claim = get_object_or_404(Claim.objects.restrict(request.user).select_related("hospital", "region"), pk=pk)
+    if not request.user.has_perm("claims.view_settlement"):
+        raise PermissionDenied
+    version = request.GET.get("v")
+    context = selectors.sheet_versions(claim, int(version) if version and version.isdigit() else None)
+    context.update(claim=claim, id_number=shown_id_number(request.user, claim.id_number), now=timezone.now())
+    return render(request, "claims/sheet.html", context)
+
+
+@login_required
+def statistics(request):
+    form, year, region = _scope(request)
+    qs = selectors.current_settlements(Settlement.objects.restrict(request.user), year, region)
+    stats = selectors.statistics(qs)
+    if request.GET.get("format") == "xlsx":
+        return _xlsx(exports.statistics_workbook(stats, year, region), f"一站式结算统计_{year}.xlsx")
+    context = {
+        "form": form, "year": year, "region": region, "stats": stats,
+        "township_bars": selectors.bars(stats["townships"]), "level_bars": selectors.bars(stats["levels"]),
+        "category_bars": selectors.bars(stats["categories"]), "tier_bars": selectors.tier_bars(stats["overall"]),
+        "may_resettle": request.user.has_perm("claims.add_resettlerun"),
+        "runs": ResettleRun.objects.restrict(request.user).filter(year=year)[:5],
+    }
+    return render(request, "claims/statistics.html", context)
+
+
+@login_required
+def risk(request):
+    form, year, region = _scope(request)
+    qs = selectors.warnings(PersonYearTotal.objects.restrict(request.user), year, region)
+    claims = Claim.objects.restrict(request.user)
+    if request.GET.get("format") == "xlsx":
+        totals = list(qs[:20000])
+        return _xlsx(exports.risk_workbook(totals, selectors.claims_of(totals, claims), request.user, year),
+                     f"因病返贫致贫风险预警_{year}.xlsx")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    by_person = selectors.claims_of(list(page.object_list), claims)
+    rows = [(t, shown_id_number(request.user, t.id_number), by_person.get(t.id_number, [])) for t in page]
+    return render(request, "claims/risk.html", {"form": form, "year": year, "region": region, "page": page,
+                                                "rows": rows, "count": page.paginator.count})
+
+
+@login_required
+@require_POST
+def resettle_start(request):
+    if not request.user.has_perm("claims.add_resettlerun"):
+        raise PermissionDenied
+    form, year, region = _scope_post(request)
+    run = services.start_resettle(year, region or request.user.region_id, reason=services.REASON_POLICY,
+                                  user=request.user)
+    messages.success(request, f"已开始重新结算{year}年度")
+    return redirect("claims:resettle_run", run.pk)
+
+
+def _scope_post(request):
+    form = YearRegionForm(request.POST, user=request.user)
+    year, region = form.year_and_region()
+    if not region and region_prefix(request.user):
+        region = region_prefix(request.user)
+    if not Region.objects.filter(code=region).exists():
+        raise PermissionDenied
+    return form, year, region
+
+
+@login_required
+def resettle_run(request, pk: int):
+    run = get_object_or_404(ResettleRun.objects.restrict(request.user).select_related("region", "policy"), pk=pk)
+    changed = (Settlement.objects.restrict(request.user).filter(
+        is_current=True, version__gt=1, claim__year=run.year, region__code__startswith=run.region_id,
+        settled_at__gte=run.created_at).select_related("claim").order_by("claim__claim_no")[:20]
+        if run.status == "done" else [])
+    return render(request, "claims/resettle_run.html", {"run": run, "changed": changed,
+                                                        "refresh": run.status in ("queued", "running")})

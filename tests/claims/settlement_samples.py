@@ -1,0 +1,57 @@
+"""Samples of the settlement admin models for the generic scoping tests (tests/samples.py)."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+
+def hospital_sample(village):
+    from claims.models import Hospital
+
+    return Hospital.objects.create(code=f"HS{village}", name="样本医院", level="township", region_id=village[:9])
+
+
+def policyset_sample(village):
+    from claims.models import PolicySet
+    from claims.settlement import DEFAULT_POLICY
+
+    return PolicySet.objects.create(code=f"S-{village}", year=2030, region_id=village[:9], version=1,
+                                    params=DEFAULT_POLICY.to_dict())
+
+
+def claim_sample(village):
+    from claims.models import Claim
+    from tests.conftest import make_person
+
+    person = make_person(village, seq=904, name="结算样本")
+    return Claim.objects.create(
+        hospital=hospital_sample(village), claim_no=f"CS{village}", hospital_level="township", in_county=True,
+        visit_type="inpatient", id_number=person.id_number, name=person.name, person=person,
+        admission_date=dt.date(2024, 3, 1), discharge_date=dt.date(2024, 3, 5), diagnosis="J18.900",
+        total_cost=Decimal("1000.00"), uncovered_cost=Decimal("0.00"), region_id=village)
+
+
+def settlement_sample(village):
+    from claims.models import Settlement
+    from claims.policy import install_defaults
+    from claims.services import settle_claims
+
+    install_defaults()
+    claim = claim_sample(village)
+    settle_claims([claim.pk])
+    return Settlement.objects.get(claim=claim, is_current=True)
+
+
+def county_income_sample(village):
+    from claims.models import CountyIncome
+
+    return CountyIncome.objects.create(region_id=village[:6], year=2023, amount=Decimal("16000.00"))
+
+
+SETTLEMENT_SAMPLES = {
+    "claims.hospital": hospital_sample,
+    "claims.policyset": policyset_sample,
+    "claims.claim": claim_sample,
+    "claims.settlement": settlement_sample,
+    "claims.countyincome": county_income_sample,
+}
