@@ -96,6 +96,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 CELERY_BEAT_SCHEDULE: dict = {}
 
+# Nightly cross-department matching (DOMAIN §8): inbox folder per source, schedule, link threshold.
+MATCHING_INBOX = Path(os.environ.get("MATCHING_INBOX", VAR_DIR / "inbox"))
+MATCHING_LINK_THRESHOLD = float(os.environ.get("MATCHING_LINK_THRESHOLD", "0.9"))
+CELERY_BEAT_SCHEDULE["nightly-matching"] = {
+    "task": "matching.nightly",
+    "schedule": crontab(hour=os.environ.get("MATCHING_HOUR", "2"), minute=os.environ.get("MATCHING_MINUTE", "30")),
+}
 # Nightly anti-fraud screening of the year's claims (DOMAIN §7.1), after the matching.
 CELERY_BEAT_SCHEDULE["nightly-screening"] = {
     "task": "supervision.screen_nightly",

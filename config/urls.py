@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("registry/", include("poverty_registry.urls")),
     path("imports/", include("poverty_registry.import_urls")),
+    path("matching/", include("poverty_registry.matching.urls")),
     path("enrollment/", include("enrollment.urls")),
     path("supervision/", include("claims.supervision_urls")),
     path("claims/", include("claims.urls")),

@@ -7,6 +7,7 @@ from claims.selectors import home_numbers as settlement_numbers
 from claims.supervision_reports import home_numbers as supervision_numbers
 from enrollment.selectors import home_numbers as enrolment_numbers
 
+from .matching.selectors import home_numbers as matching_numbers
 from .models import Household, Person, Region
 from .vocab import ROLES
 
@@ -34,6 +35,8 @@ def home_context(user) -> dict:
     for key, items in settlement_numbers(user).items():
         context[key] += items
     for key, items in supervision_numbers(user).items():
+        context[key] += items
+    for key, items in matching_numbers(user).items():
         context[key] += items
     if user.has_perm("claims.view_auditrecord"):
         context["links"].append(("审计记录", reverse("admin:claims_auditrecord_changelist")))

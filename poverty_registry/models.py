@@ -248,3 +248,271 @@ class ImportRun(models.Model):
 
     def __str__(self):
         return f"{self.file_name}（{self.get_status_display()}）"
+
+
+# --- Cross-department matching (比对, DOMAIN §8); the logic lives in poverty_registry/matching/ ------------
+
+from .matching.vocab import (  # noqa: E402
+    DIFFERENCES,
+    FILE_STATUSES,
+    ITEM_STATUSES,
+    LINK_STATUSES,
+    OPEN_STATUSES,
+    RUN_STATUSES,
+    SOURCES,
+)
+
+
+class CityWideQuerySet(RegionScopedQuerySet):
+    """Job records that span the whole city and hold no personal data: the permission alone decides.
+
+    Their per-township figures (MatchingRunCount) and everything about persons are region-scoped.
+    """
+
+    def restrict(self, user, action: str | None = "view"):
+        from .scoping import region_prefix
+
+        model = self.model
+        if region_prefix(user) is None:
+            return self.none()
+        if action and not user.has_perm(f"{model._meta.app_label}.{action}_{model._meta.model_name}"):
+            return self.none()
+        return self
+
+
+class MatchingRun(models.Model):
+    """One matching run: its date (the insurance year of which is "current"), files, phase and report."""
+
+    PHASES = {"started": "已开始", "prepared": "名单已载入、关联已完成", "finished": "已结束"}
+
+    run_date = models.DateField("比对日期")
+    inbox = models.CharField("收件目录", max_length=500)
+    status = models.CharField("状态", max_length=10, choices=RUN_STATUSES.items(), default="running")
+    phase = models.CharField("阶段", max_length=10, choices=PHASES.items(), default="started")
+    triggered_by = models.CharField("发起方式", max_length=100, blank=True)
+    current_files = models.JSONField("参与比对的名单文件", default=dict, help_text="来源 → 文件编号")
+    files = models.JSONField("本次处理的文件", default=list)
+    counts = models.JSONField("差异统计", default=dict)
+    links_proposed = models.PositiveIntegerField("新提出的疑似关联", default=0)
+    message = models.TextField("说明", blank=True)
+    started_at = models.DateTimeField("开始时间", auto_now_add=True)
+    finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+
+    region_field = ""
+    objects = CityWideQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "比对批次"
+        ordering = ["-id"]
+        constraints = [
+            # The lock: at most one run is running at any time (DOMAIN §8.3).
+            models.UniqueConstraint(fields=["status"], condition=Q(status="running"),
+                                    name="one_matching_run_at_a_time"),
+        ]
+
+    def __str__(self):
+        return f"第{self.pk}次比对（{self.run_date}，{self.get_status_display()}）"
+
+
+class MatchingShard(models.Model):
+    """One county's part of a run: done at most once, in one transaction, by whichever worker gets it."""
+
+    STATUSES = {"pending": "待处理", "done": "已完成", "failed": "失败"}
+
+    run = models.ForeignKey(MatchingRun, models.CASCADE, related_name="shards", verbose_name="比对批次")
+    county = models.CharField("县（区）代码", max_length=12, blank=True, help_text="空：不属于任何县的事项")
+    status = models.CharField("状态", max_length=10, choices=STATUSES.items(), default="pending")
+    counts = models.JSONField("差异统计", default=dict, help_text="乡镇代码 → 差异代码 → 条数")
+    opened = models.PositiveIntegerField("新增事项", default=0)
+    closed = models.PositiveIntegerField("自动关闭事项", default=0)
+    message = models.TextField("说明", blank=True)
+    done_by = models.CharField("执行者", max_length=100, blank=True, help_text="完成该分片的 Celery 工作进程")
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    region_field = "county"
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "比对分片"
+        constraints = [models.UniqueConstraint(fields=["run", "county"], name="one_shard_per_run_county")]
+
+    def __str__(self):
+        return f"{self.run_id}/{self.county or '其他'}"
+
+
+class MatchingRunCount(models.Model):
+    """A run's count of one difference in one township (the run report)."""
+
+    run = models.ForeignKey(MatchingRun, models.CASCADE, related_name="township_counts", verbose_name="比对批次")
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="乡镇（街道）")
+    code = models.CharField("差异", max_length=3, choices=DIFFERENCES.items())
+    count = models.PositiveIntegerField("条数")
+
+    region_field = "region__code"
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "比对差异统计"
+        ordering = ["run", "region", "code"]
+        constraints = [models.UniqueConstraint(fields=["run", "region", "code"], name="one_count_per_run_region_code")]
+
+    def __str__(self):
+        return f"{self.run_id}/{self.region_id}/{self.code}: {self.count}"
+
+
+class MatchingSourceFile(models.Model):
+    """A department's list file, processed once (by content hash): loaded as a dated snapshot, or refused."""
+
+    source = models.CharField("来源", max_length=16, choices=SOURCES.items())
+    file_name = models.CharField("文件名", max_length=255)
+    sha256 = models.CharField("SHA-256", max_length=64)
+    as_of = models.DateField("名单日期")
+    status = models.CharField("状态", max_length=10, choices=FILE_STATUSES.items())
+    rows = models.PositiveIntegerField("行数", default=0)
+    message = models.TextField("错误说明", blank=True)
+    run = models.ForeignKey(MatchingRun, models.SET_NULL, null=True, related_name="loaded_files",
+                            verbose_name="载入批次")
+    loaded_at = models.DateTimeField("处理时间", auto_now_add=True)
+
+    region_field = ""
+    objects = CityWideQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "比对名单文件"
+        ordering = ["source", "-as_of", "-id"]
+        constraints = [models.UniqueConstraint(fields=["source", "sha256"], name="matching_file_once")]
+
+    def __str__(self):
+        return f"{self.get_source_display()} {self.file_name}（{self.as_of}）"
+
+
+class MatchingRecord(models.Model):
+    """One row of a department's list as it stood in its file (snapshot rows are written with COPY, never changed).
+
+    `id_number` is the best 18-character form (normalised when valid, converted when 15 digits, else as written);
+    `match_key` is what links carry: the normalised number when valid, else the number as written (cleaned).
+    """
+
+    ID_STATUSES = {"valid": "有效", "legacy15": "15位旧号码", "invalid": "校验不通过"}
+
+    file = models.ForeignKey(MatchingSourceFile, models.CASCADE, related_name="records", verbose_name="名单文件")
+    row_no = models.PositiveIntegerField("行号")
+    id_raw = models.CharField("身份证号（原文）", max_length=40)
+    id_number = models.CharField("身份证号", max_length=40)
+    id_status = models.CharField("号码状态", max_length=10, choices=ID_STATUSES.items())
+    match_key = models.CharField("关联键", max_length=40)
+    name = models.CharField("姓名", max_length=50)
+    birth_date = models.DateField("出生日期（号码推得）", null=True)
+    sex = models.CharField("性别（号码推得）", max_length=1, blank=True)
+    village = models.CharField("所在村代码", max_length=12, blank=True)
+    household_no = models.CharField("户编号", max_length=30, blank=True)
+    category = models.CharField("类别", max_length=20, blank=True)
+    poverty_status = models.CharField("脱贫状态", max_length=12, blank=True)
+    start_date = models.DateField("起始日期", null=True)
+    end_date = models.DateField("终止日期", null=True)
+    death_date = models.DateField("死亡日期", null=True)
+    disability_kind = models.CharField("残疾类别", max_length=20, blank=True)
+    disability_grade = models.PositiveSmallIntegerField("残疾等级", null=True)
+    year = models.PositiveSmallIntegerField("参保年度", null=True)
+    enrol_status = models.CharField("参保状态", max_length=12, blank=True)
+    enrol_region = models.CharField("参保地区划", max_length=12, blank=True)
+
+    region_field = "village"
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "比对名单行"
+        indexes = [
+            models.Index(fields=["file", "id_number"], name="matching_record_file_id"),
+            models.Index(fields=["match_key"], name="matching_record_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.file_id}#{self.row_no} {self.name}"
+
+
+class MatchLink(models.Model):
+    """A probable link (§8.2) from a number as written in a department's list to a ledger person.
+
+    Proposed with a score, never applied: a confirmed link makes that number an exact match from then on.
+    """
+
+    match_key = models.CharField("名单中的身份证号", max_length=40)
+    person = models.ForeignKey(Person, models.CASCADE, related_name="match_links", verbose_name="台账人员")
+    source = models.CharField("来源", max_length=16, choices=SOURCES.items())
+    id_raw = models.CharField("身份证号（原文）", max_length=40)
+    name = models.CharField("名单中的姓名", max_length=50)
+    score = models.FloatField("匹配得分")
+    reasons = models.JSONField("比较结果", default=dict)
+    status = models.CharField("状态", max_length=10, choices=LINK_STATUSES.items(), default="proposed")
+    proposed_run = models.ForeignKey(MatchingRun, models.SET_NULL, null=True, related_name="links",
+                                     verbose_name="提出批次")
+    decided_by = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+",
+                                   verbose_name="确认人")
+    decided_at = models.DateTimeField("确认时间", null=True, blank=True)
+    note = models.TextField("说明", blank=True)
+    created_at = models.DateTimeField("提出时间", auto_now_add=True)
+
+    region_field = "person__region__code"
+    audited = True
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "疑似关联"
+        ordering = ["-score", "id"]
+        constraints = [models.UniqueConstraint(fields=["match_key", "person"], name="one_link_per_key_person")]
+        indexes = [models.Index(fields=["match_key", "status"], name="match_link_key_status")]
+
+    def __str__(self):
+        return f"{mask_id_number(self.match_key)} → {self.person}（{self.score:.3f}）"
+
+
+class MatchingItem(models.Model):
+    """A difference (M01–M07) as a work item for the person's township; its history is the audit trail."""
+
+    code = models.CharField("差异", max_length=3, choices=DIFFERENCES.items())
+    key = models.CharField("差异键", max_length=200, help_text="同一差异在各次比对中的标识")
+    status = models.CharField("状态", max_length=12, choices=ITEM_STATUSES.items(), default="new")
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="所属区划")
+    person = models.ForeignKey(Person, models.SET_NULL, null=True, blank=True, related_name="matching_items",
+                               verbose_name="台账人员")
+    link = models.ForeignKey(MatchLink, models.SET_NULL, null=True, blank=True, related_name="items",
+                             verbose_name="疑似关联")
+    id_number = models.CharField("身份证号", max_length=40)
+    name = models.CharField("姓名", max_length=50)
+    source = models.CharField("来源", max_length=16, choices=SOURCES.items(), blank=True)
+    summary = models.CharField("差异说明", max_length=300)
+    detail = models.JSONField("详细信息", default=dict)
+    note = models.TextField("处理说明", blank=True)
+    first_run = models.ForeignKey(MatchingRun, models.PROTECT, related_name="opened_items", verbose_name="发现批次")
+    closed_run = models.ForeignKey(MatchingRun, models.PROTECT, null=True, blank=True, related_name="closed_items",
+                                   verbose_name="自动关闭批次")
+    closed_by = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+",
+                                  verbose_name="处理人")
+    created_at = models.DateTimeField("发现时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+    closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
+
+    region_field = "region__code"
+    audited = True
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "比对差异事项"
+        ordering = ["-id"]
+        constraints = [
+            # No duplicate open items across runs (DOMAIN §8.3).
+            models.UniqueConstraint(fields=["key"], condition=Q(status__in=OPEN_STATUSES),
+                                    name="one_open_item_per_key"),
+        ]
+        indexes = [
+            models.Index(fields=["region", "status"], name="matching_item_region_status"),
+            models.Index(fields=["key", "status"], name="matching_item_key_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name}（{self.get_status_display()}）"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES

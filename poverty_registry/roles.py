@@ -27,6 +27,11 @@ LEDGER = {
     "claims.auditrecord": "view",
     "claims.hospital": "view",
     "claims.personyeartotal": "view",
+    "poverty_registry.matchingrun": "view",
+    "poverty_registry.matchingruncount": "view",
+    "poverty_registry.matchingsourcefile": "view",
+    "poverty_registry.matchingitem": "view change",
+    "poverty_registry.matchlink": "view change",
 }
 BUREAU = {
     **LEDGER,

@@ -20,3 +20,4 @@ def commit_import(run_id: int) -> str:
     with audit_context(user=user, source=f"import:{run_id}"):
         run = importing.commit(run_id)
     return run.status
+from . import matching_tasks  # noqa: E402,F401  (the nightly matching: poverty_registry/matching_tasks.py)

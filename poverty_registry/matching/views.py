@@ -1,0 +1,161 @@
+"""Matching pages: run history, a township's work queue (filters, search, .xlsx export), a work item with its
+follow-ups and history, and the page to confirm or reject probable links. Thin: scoping by restrict(),
+writes through matching.services."""
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+
+import openpyxl
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Sum
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from claims.models import AuditRecord
+
+from ..admin_base import shown_id_number
+from ..models import MatchingItem, MatchingRun, MatchingRunCount, MatchLink, Region
+from ..tabular import neutralise_formula
+from . import services
+from .filters import MatchingItemFilterSet
+from .vocab import DIFFERENCES, ITEM_STATUSES, ITEM_TRANSITIONS
+
+EXPORT_COLUMNS = ("差异", "状态", "所属区划", "姓名", "身份证号", "来源", "差异说明", "发现批次", "发现时间",
+                  "处理说明")
+
+
+@login_required
+def queue(request):
+    items = MatchingItem.objects.restrict(request.user).select_related("region", "first_run")
+    filterset = MatchingItemFilterSet(request.GET, queryset=items)
+    found = filterset.qs.order_by("code", "region_id", "id")
+    if request.GET.get("export") == "xlsx":
+        return _export(request.user, found)
+    page = Paginator(found, 50).get_page(request.GET.get("page"))
+    for item in page:
+        item.shown_id = shown_id_number(request.user, item.id_number)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "matching/queue.html", {
+        "filter": filterset, "page": page, "query": query.urlencode(),
+        "may_change": request.user.has_perm("poverty_registry.change_matchingitem"),
+    })
+
+
+def _export(user, items) -> HttpResponse:
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("比对差异")
+    sheet.append(EXPORT_COLUMNS)
+    for item in items.iterator(chunk_size=2000):
+        sheet.append([neutralise_formula(value) for value in (
+            f"{item.code} {DIFFERENCES[item.code]}", item.get_status_display(),
+            f"{item.region.name}（{item.region_id}）", item.name, shown_id_number(user, item.id_number),
+            item.get_source_display(), item.summary, item.first_run_id,
+            timezone.localtime(item.created_at).strftime("%Y-%m-%d %H:%M"), item.note)])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = HttpResponse(buffer.getvalue(),
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    name = f"matching_items_{timezone.localdate():%Y%m%d}.xlsx"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+def item_detail(request, pk):
+    item = get_object_or_404(MatchingItem.objects.restrict(request.user).select_related("person", "region", "link"),
+                             pk=pk)
+    if request.method == "POST":
+        return _act_on_item(request, pk)
+    history = list(AuditRecord.objects.filter(table_name=MatchingItem._meta.db_table, object_pk=str(item.pk))
+                   .order_by("id"))
+    for record in history:
+        record.status_label = ITEM_STATUSES.get((record.after or {}).get("status"), "")
+    may_change = MatchingItem.objects.restrict(request.user, "change").filter(pk=pk).exists()
+    return render(request, "matching/item.html", {
+        "item": item, "shown_id": shown_id_number(request.user, item.id_number), "history": history,
+        "may_change": may_change,
+        "moves": [(s, ITEM_STATUSES[s]) for s in ITEM_TRANSITIONS[item.status]] if may_change else [],
+        "may_mark_deceased": may_change and item.is_open and item.code == "M05" and item.person_id is not None
+        and request.user.has_perm("poverty_registry.change_person"),
+        "may_add_category": may_change and item.is_open and item.code == "M04"
+        and item.detail.get("direction") == "missing" and request.user.has_perm("poverty_registry.add_personcategory"),
+    })
+
+
+def _act_on_item(request, pk):
+    item = get_object_or_404(MatchingItem.objects.restrict(request.user, "change").select_related("person"), pk=pk)
+    action = request.POST.get("action", "")
+    try:
+        if action == "status":
+            services.change_status(item, request.user, request.POST.get("status", ""), request.POST.get("note", ""))
+        elif action == "mark_deceased" and request.user.has_perm("poverty_registry.change_person"):
+            services.mark_deceased(item, request.user)
+        elif action == "add_category" and request.user.has_perm("poverty_registry.add_personcategory"):
+            services.add_category(item, request.user)
+        else:
+            raise services.ActionRefused("不支持的操作")
+    except services.ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "已保存")
+    return redirect("matching:item", pk=pk)
+
+
+@login_required
+def runs(request):
+    page = Paginator(MatchingRun.objects.restrict(request.user), 20).get_page(request.GET.get("page"))
+    counts = defaultdict(dict)
+    visible = MatchingRunCount.objects.restrict(request.user).filter(run__in=[r.pk for r in page])
+    for row in visible.values("run_id", "code").annotate(total=Sum("count")):
+        counts[row["run_id"]][row["code"]] = row["total"]
+    for run in page:
+        run.visible_counts = [counts[run.pk].get(code, 0) for code in DIFFERENCES]
+    return render(request, "matching/runs.html", {"page": page, "codes": list(DIFFERENCES.items())})
+
+
+@login_required
+def run_detail(request, pk):
+    run = get_object_or_404(MatchingRun.objects.restrict(request.user), pk=pk)
+    table: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in MatchingRunCount.objects.restrict(request.user).filter(run=run).values("region_id", "code", "count"):
+        table[row["region_id"]][row["code"]] = row["count"]
+    names = dict(Region.objects.filter(code__in=table).values_list("code", "name"))
+    rows = [(code, names.get(code, code), [table[code].get(c, 0) for c in DIFFERENCES]) for code in sorted(table)]
+    totals = [sum(r[2][i] for r in rows) for i in range(len(DIFFERENCES))]
+    return render(request, "matching/run_detail.html", {
+        "run": run, "rows": rows, "totals": totals, "codes": list(DIFFERENCES.items())})
+
+
+@login_required
+def links(request):
+    proposed = (MatchLink.objects.restrict(request.user).filter(status="proposed")
+                .select_related("person", "person__region").order_by("-score", "id"))
+    page = Paginator(proposed, 50).get_page(request.GET.get("page"))
+    for link in page:
+        link.shown_key = shown_id_number(request.user, link.match_key)
+        link.shown_person_id = shown_id_number(request.user, link.person.id_number)
+    return render(request, "matching/links.html", {
+        "page": page, "may_change": request.user.has_perm("poverty_registry.change_matchlink")})
+
+
+@require_POST
+@login_required
+def decide_link(request, pk):
+    link = get_object_or_404(MatchLink.objects.restrict(request.user, "change"), pk=pk)
+    decision = request.POST.get("decision")
+    try:
+        if decision not in ("confirm", "reject"):
+            raise services.ActionRefused("请选择确认或否决")
+        services.decide_link(link, request.user, decision == "confirm", request.POST.get("note", ""))
+    except services.ActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "已确认为同一人" if decision == "confirm" else "已否决")
+    return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/matching/")
+                    else "matching:links")
