@@ -7,7 +7,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from poverty_registry.admin_base import ScopedAdmin
+from poverty_registry.admin_base import ReadOnlyScopedAdmin, ScopedAdmin
 
 from .models import AuditRecord
 
@@ -57,7 +57,7 @@ class ObjectFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(ScopedAdmin):
+class AuditRecordAdmin(ReadOnlyScopedAdmin):
     list_display = ("id", "at", "actor_username", "ip", "action", "table_label", "object_pk", "changes_summary")
     list_filter = (TableFilter, ObjectFilter, "action", "source", ("at", admin.DateFieldListFilter))
     search_fields = ("=actor_username", "=object_pk")
@@ -65,14 +65,6 @@ class AuditRecordAdmin(ScopedAdmin):
     date_hierarchy = "at"
     ordering = ("-id",)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_fields(self, request, obj=None):
         return ("at", "actor_username", "actor_id", "ip", "source", "action", "table_label", "object_pk",
@@ -151,7 +143,7 @@ def _supervision_link(name: str, pk) -> str:
 
 
 @admin.register(ScreeningHit)
-class ScreeningHitAdmin(ScopedAdmin):
+class ScreeningHitAdmin(ReadOnlyScopedAdmin):
     list_display = ("id", "rule", "severity", "status", "claim_link", "year", "region", "found_at", "checked_at")
     list_filter = ("rule", "severity", "status", "year")
     search_fields = ("=claim__claim_no",)
@@ -159,14 +151,6 @@ class ScreeningHitAdmin(ScopedAdmin):
     list_select_related = ("claim", "region")
     raw_id_fields = ("claim",)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="结算单")
     def claim_link(self, obj):
@@ -210,7 +194,7 @@ class CaseAttachmentInline(ReadOnlyInline):
 
 
 @admin.register(Case)
-class CaseAdmin(ScopedAdmin):
+class CaseAdmin(ReadOnlyScopedAdmin):
     """Read-only here: cases move only through the supervision pages (the state machine in claims.cases)."""
 
     list_display = ("id", "title", "source", "state", "region", "amount_to_recover", "penalty_amount",
@@ -220,14 +204,6 @@ class CaseAdmin(ScopedAdmin):
     list_select_related = ("region", "opened_by")
     inlines = (CaseHitInline, CaseEventInline, RecoveryInline, CaseAttachmentInline)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="办理页面")
     def page_link(self, obj):

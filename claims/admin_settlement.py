@@ -8,7 +8,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from poverty_registry.admin_base import ScopedAdmin, shown_id_number
+from poverty_registry.admin_base import ReadOnlyScopedAdmin, ScopedAdmin, shown_id_number
 from poverty_registry.scoping import region_prefix
 
 from . import policy as policies
@@ -159,7 +159,7 @@ class ClaimAdmin(ScopedAdmin):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(ScopedAdmin):
+class SettlementAdmin(ReadOnlyScopedAdmin):
     list_display = ("claim", "version", "is_current", "category", "basic", "critical", "assistance",
                     "hospital_waiver", "special_insurance", "backstop", "self_pay", "reason", "settled_at",
                     "sheet_link")
@@ -168,14 +168,6 @@ class SettlementAdmin(ScopedAdmin):
     list_select_related = ("claim",)
     exclude = ("detail",)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="结算单")
     def sheet_link(self, obj):

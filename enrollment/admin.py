@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from poverty_registry.admin import id_number_column
-from poverty_registry.admin_base import ScopedAdmin
+from poverty_registry.admin_base import ReadOnlyScopedAdmin, ScopedAdmin
 from poverty_registry.idnumber import IdNumberError, parse_id_number
 from poverty_registry.vocab import CATEGORIES
 
@@ -140,19 +140,8 @@ class SubsidyPolicyAdmin(ScopedAdmin):
         return "；".join(parts) or "—"
 
 
-class ReadOnlyAdmin(ScopedAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(SubsidyLine)
-class SubsidyLineAdmin(ReadOnlyAdmin):
+class SubsidyLineAdmin(ReadOnlyScopedAdmin):
     list_filter = ("year", "category")
     list_select_related = ("region", "policy")
     search_fields = ("=id_number", "name")
@@ -174,7 +163,7 @@ class SubsidyLineAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SubsidyReport)
-class SubsidyReportAdmin(ReadOnlyAdmin):
+class SubsidyReportAdmin(ReadOnlyScopedAdmin):
     list_display = ("serial_no", "year", "region", "persons", "total_subsidy", "issued_by", "issued_at", "open_link")
     list_filter = ("year",)
     search_fields = ("=serial_no",)

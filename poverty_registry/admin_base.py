@@ -36,6 +36,19 @@ class ScopedAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
+class ReadOnlyScopedAdmin(ScopedAdmin):
+    """Records that only the system writes (audit trail, import history, screening hits, settlements)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 def audit_url(model, object_pk) -> str:
     query = urlencode({"table_name": model._meta.db_table, "object_pk": object_pk})
     return f"{reverse('admin:claims_auditrecord_changelist')}?{query}"

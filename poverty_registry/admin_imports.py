@@ -3,13 +3,13 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from .admin_base import ScopedAdmin
+from .admin_base import ReadOnlyScopedAdmin
 from .importing import KINDS
 from .models import ImportRun
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(ScopedAdmin):
+class ImportRunAdmin(ReadOnlyScopedAdmin):
     list_display = ("id", "created_at", "kind_label", "file_name", "user", "region", "status", "rows_read",
                     "rows_rejected", "open_link")
     list_filter = ("kind", "status")
@@ -17,14 +17,6 @@ class ImportRunAdmin(ScopedAdmin):
     list_select_related = ("user", "region")
     exclude = ("file",)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="导入类型")
     def kind_label(self, obj):

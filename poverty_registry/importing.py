@@ -242,3 +242,22 @@ def import_path(kind_code: str, path, user, *, dry_run: bool) -> ImportOutcome:
 
     path = Path(path)
     return KINDS[kind_code].run(path.read_bytes(), path.name, user, dry_run=dry_run, progress=progress_reporter(None))
+
+
+def import_path_as(kind_code: str, path, username: str | None, *, dry_run: bool, source: str) -> ImportOutcome:
+    """What the import commands run: the file imported as a named account (its region and permission)
+    — or with no region limit when no account is named — recorded in the audit trail under `source`.
+    Raises ValueError (or OSError) with a message for the command line."""
+    from claims.audit import audit_context
+
+    from .models import User
+
+    account = None
+    if username:
+        account = User.objects.filter(username=username).first()
+        if account is None:
+            raise ValueError(f"账号 {username} 不存在")
+        if not account.has_perm(KINDS[kind_code].permission):
+            raise ValueError(f"账号 {username} 没有导入{KINDS[kind_code].label}的权限")
+    with audit_context(user=account, source=source):
+        return import_path(kind_code, path, account, dry_run=dry_run)

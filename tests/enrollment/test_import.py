@@ -72,10 +72,10 @@ def test_dry_run_writes_nothing(tmp_path, person_a):
     assert not Enrolment.objects.exists()
 
 
-def test_rows_outside_the_users_region_are_rejected(tmp_path, clerk_a, person_a, person_b):
+def test_rows_outside_the_users_region_are_rejected(tmp_path, county_a, person_a, person_b):
     path = write(tmp_path, f"{person_a.id_number},荣家湾甲,2024,正常参保,,{VILLAGE_A}\n"
                            f"{person_b.id_number},汉昌乙,2024,正常参保,,{VILLAGE_B}\n")
-    result = run_command(path, "--user", "clerk_a")
+    result = run_command(path, "--user", "county_a")
     assert (result["created"], result["rows_rejected"]) == (1, 1)
     assert result["errors"][0]["message"] == f"区划 {VILLAGE_B} 不在您的辖区内"
 
@@ -114,3 +114,11 @@ def test_excel_upload_and_error_workbook(regions, person_a):
     errors = openpyxl.load_workbook(io.BytesIO(kind.error_workbook(data.getvalue(), "名单.xlsx", outcome.errors)))
     rows = list(errors.active.values)
     assert rows[0][-1] == "错误说明" and rows[1][1] == "'@坏" and rows[1][-1].startswith("身份证号：")
+
+
+def test_township_clerks_do_not_import_enrolments(tmp_path, clerk_a, person_a):
+    from django.core.management.base import CommandError
+
+    path = write(tmp_path, f"{person_a.id_number},荣家湾甲,2024,正常参保,,{VILLAGE_A}\n")
+    with pytest.raises(CommandError, match="没有导入参保名单"):
+        run_command(path, "--user", "clerk_a")

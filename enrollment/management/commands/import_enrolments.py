@@ -3,9 +3,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.audit import audit_context
 from poverty_registry import importing
-from poverty_registry.models import User
 
 
 class Command(BaseCommand):
@@ -18,15 +16,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, path, user, dry_run, **options):
-        account = None
-        if user:
-            try:
-                account = User.objects.get(username=user)
-            except User.DoesNotExist:
-                raise CommandError(f"账号 {user} 不存在") from None
         try:
-            with audit_context(user=account, source="import_enrolments"):
-                outcome = importing.import_path("enrolment", path, account, dry_run=dry_run)
+            outcome = importing.import_path_as("enrolment", path, user, dry_run=dry_run, source="import_enrolments")
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         result = outcome.as_json()

@@ -3,9 +3,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.audit import audit_context
 from poverty_registry import importing
-from poverty_registry.models import User
 from poverty_registry.tabular import TableFormatError
 
 
@@ -20,14 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, path, user, dry_run, **options):
         try:
-            account = User.objects.get(username=user)
-        except User.DoesNotExist:
-            raise CommandError(f"账号 {user} 不存在") from None
-        if not account.has_perm(importing.KINDS["ledger"].permission):
-            raise CommandError(f"账号 {user} 没有导入台账的权限")
-        try:
-            with audit_context(user=account, source="import_ledger"):
-                outcome = importing.import_path("ledger", path, account, dry_run=dry_run)
+            outcome = importing.import_path_as("ledger", path, user, dry_run=dry_run, source="import_ledger")
         except (TableFormatError, ValueError, OSError) as exc:
             raise CommandError(str(exc)) from None
         report = outcome.as_json()
