@@ -100,9 +100,10 @@ def test_database_url() -> str:
     from django.db import connection
 
     settings = connection.settings_dict
-    if settings["HOST"] and settings["HOST"].startswith("/"):
-        return f"postgresql://{settings['USER']}@/{settings['NAME']}?host={settings['HOST']}"
-    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+    host = settings["HOST"] or settings.get("OPTIONS", {}).get("host", "")
+    if host.startswith("/"):  # a Unix socket directory (the embedded server)
+        return f"postgresql://{settings['USER']}@/{settings['NAME']}?host={host}"
+    host, port = host or "127.0.0.1", settings["PORT"] or 5432
     return f"postgresql://{settings['USER']}@{host}:{port}/{settings['NAME']}"
 
 

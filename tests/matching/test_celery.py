@@ -13,7 +13,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from poverty_registry.models import MatchingItem, MatchingRun, MatchingShard, MatchLink
 from tests.conftest import VILLAGE_A
@@ -25,8 +24,9 @@ CELERY = str(Path(sys.executable).with_name("celery"))
 
 
 def database_url() -> str:
-    db = connection.settings_dict
-    return f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    from tests.conftest import test_database_url
+
+    return test_database_url()
 
 
 class Workers:
