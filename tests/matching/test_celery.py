@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from poverty_registry.models import MatchingItem, MatchingRun, MatchingShard, MatchLink
 from tests.conftest import VILLAGE_A
@@ -142,7 +143,7 @@ def test_killed_worker_then_restarted_gives_the_same_result(workers, inbox, side
     before = {"", "430602", "430603", "430611"}  # shards run in county order; "" is above the counties
     wait_for(lambda: set(MatchingShard.objects.filter(run_id=run_id, status="done").values_list("county", flat=True))
              == before, what="the counties before 430621")
-    wait_for(lambda: _waiting_on_lock(blocker), what="the 430621 shard to wait")
+    wait_for(_waiting_on_lock, what="the 430621 shard to wait")
     workers.kill("w1")  # mid-run: four shards done, one in progress, the rest queued
     blocker.rollback()
     assert MatchingRun.objects.get(pk=run_id).status == "running"
@@ -163,10 +164,13 @@ def test_killed_worker_then_restarted_gives_the_same_result(workers, inbox, side
     assert redone == done_before  # finished counties were not done again
 
 
-def _waiting_on_lock(blocker) -> bool:
-    row = blocker.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                          "AND wait_event_type = 'Lock'").fetchone()
-    return row[0] > 0
+def _waiting_on_lock() -> bool:
+    # Asked on the test's own autocommit connection: inside the blocker's open transaction
+    # pg_stat_activity would be the snapshot taken at its first read.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0] > 0
 
 
 def _start_unless_busy(inbox):
