@@ -124,9 +124,8 @@ class SubsidyRun(models.Model):
 class SubsidyLine(models.Model):
     """A line of the subsidy ledger (资助明细): one person, one year, the category that applied.
 
-    Written only by the computation (enrollment.subsidies). Its changes are recorded set-based as the run's
-    SubsidyChange rows (before/after) under an audited SubsidyRun (who, when, from where), not by the per-row
-    audit trigger: at ~30 µs a row that alone would take 9 s of the 10 s budget for 300,000 persons.
+    Written only by the computation (enrollment.subsidies). Like all money it is in the hash-chained audit
+    trail; the run's SubsidyChange rows are the bureau's view of what one computation changed.
     """
 
     person = models.ForeignKey(Person, models.PROTECT, related_name="subsidy_lines", verbose_name="人员")
@@ -142,6 +141,7 @@ class SubsidyLine(models.Model):
     computed_at = models.DateTimeField("计算时间")
 
     region_field = "region__code"
+    audited = True
     objects = RegionScopedManager()
 
     class Meta:

@@ -118,6 +118,8 @@ def test_recompute_is_idempotent_and_records_changes(people):
     assert list(SubsidyLine.objects.values_list("id", "computed_at").order_by("id")) == lines_before
     audited = AuditRecord.objects.filter(table_name="enrollment_subsidyrun", object_pk=str(again.pk))
     assert audited.filter(action="INSERT").exists()  # every run is in the audit trail
+    line_records = AuditRecord.objects.filter(table_name="enrollment_subsidyline")
+    assert line_records.filter(action="INSERT").count() == 9  # each line once; the unchanged re-run adds none
 
     from poverty_registry.models import PersonCategory
 
