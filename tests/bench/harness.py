@@ -8,6 +8,7 @@ import pkgutil
 import resource
 import sys
 import time
+import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -77,7 +78,13 @@ def run(selected: list[str]) -> list[Entry]:
             continue
         module = importlib.import_module(f"tests.bench.{module_info.name}")
         print(f"== {module_info.name}", flush=True)
-        entries.extend(module.run())
+        started = time.perf_counter()
+        try:
+            entries.extend(module.run())
+        except Exception:  # noqa: BLE001 — one broken benchmark must not hide the others' numbers
+            traceback.print_exc()
+            entries.append(Entry(f"{module_info.name} FAILED (see log)", 0.0, "error"))
+        print(f"== {module_info.name} took {time.perf_counter() - started:.0f} s", flush=True)
     return entries
 
 
