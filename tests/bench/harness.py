@@ -6,9 +6,9 @@ import json
 import os
 import pkgutil
 import resource
+import subprocess
 import sys
 import time
-import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -65,27 +65,40 @@ def timed(fn, *args, **kwargs):
     return result, time.perf_counter() - started
 
 
-def run(selected: list[str]) -> list[Entry]:
-    fresh_database()
-    setup_django()
+def modules(selected: list[str]) -> list[str]:
     import tests.bench as package
 
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name.startswith("bench_"))
+    return [n for n in names if not selected or n.removeprefix("bench_") in selected]
+
+
+def run(selected: list[str]) -> list[Entry]:
+    """Each benchmark in a process of its own, on a fresh database: no benchmark sees another's data."""
     entries: list[Entry] = []
-    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if not module_info.name.startswith("bench_"):
-            continue
-        if selected and module_info.name.removeprefix("bench_") not in selected:
-            continue
-        module = importlib.import_module(f"tests.bench.{module_info.name}")
-        print(f"== {module_info.name}", flush=True)
+    for name in modules(selected):
+        print(f"== {name}", flush=True)
         started = time.perf_counter()
-        try:
-            entries.extend(module.run())
-        except Exception:  # noqa: BLE001 — one broken benchmark must not hide the others' numbers
-            traceback.print_exc()
-            entries.append(Entry(f"{module_info.name} FAILED (see log)", 0.0, "error"))
-        print(f"== {module_info.name} took {time.perf_counter() - started:.0f} s", flush=True)
+        child = subprocess.run([sys.executable, "-m", "tests.bench", "--one", name], cwd=ROOT, env=os.environ,
+                               stdout=subprocess.PIPE, text=True)
+        print(f"== {name} took {time.perf_counter() - started:.0f} s", flush=True)
+        lines = child.stdout.strip().splitlines()
+        if child.returncode == 0 and lines and lines[-1].startswith(RESULT_PREFIX):
+            entries.extend(Entry(**e) for e in json.loads(lines[-1].removeprefix(RESULT_PREFIX)))
+            print("\n".join(lines[:-1]))
+        else:
+            print(child.stdout)
+            entries.append(Entry(f"{name} FAILED (see log)", 0.0, "error"))
     return entries
+
+
+RESULT_PREFIX = "BENCH-RESULT "
+
+
+def run_one(name: str) -> None:
+    fresh_database()
+    setup_django()
+    module = importlib.import_module(f"tests.bench.{name}")
+    print(RESULT_PREFIX + json.dumps([asdict(e) for e in module.run()], ensure_ascii=False), flush=True)
 
 
 def report(entries: list[Entry]) -> None:
