@@ -154,13 +154,14 @@ def memory_child() -> float:
         "from tests.bench.bench_ledger import memory_run; memory_run();"
         "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=os.environ, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=os.environ, stdout=subprocess.PIPE, text=True,
                          check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def memory_run() -> None:
-    data = cached_file(f"ledger_{MEMORY_ROWS}.xlsx", lambda: write_xlsx(ledger_rows(MEMORY_ROWS, 3, villages())))
+    data = cached_file(f"ledger_{MEMORY_ROWS}_m.xlsx",
+                       lambda: write_xlsx(ledger_rows(MEMORY_ROWS, 3, villages(), prefix="M")))
     ours(data, "ledger.xlsx", city_officer())
 
 
