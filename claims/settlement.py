@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from poverty_registry.vocab import CATEGORIES
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 RATIO_PLACES = Decimal("0.0001")
@@ -21,15 +23,8 @@ MONITOR = "monitor"
 TUOPIN = "tuopin"
 LOW_INCOME = "low_income"
 SEVERE_DISABILITY = "severe_disability"  # a category, but not "poor" for settlement
-CATEGORY_LABELS = {
-    "特困供养人员": TEKUN,
-    "低保对象": DIBAO,
-    "防止返贫监测对象": MONITOR,
-    "脱贫人口": TUOPIN,
-    "低收入人口": LOW_INCOME,
-    "重度残疾人": SEVERE_DISABILITY,
-}
-CATEGORY_NAMES = {code: label for label, code in CATEGORY_LABELS.items()}
+CATEGORY_NAMES = dict(CATEGORIES)  # the ledger's vocabulary (poverty_registry/vocab.py, pure Python)
+CATEGORY_LABELS = {label: code for code, label in CATEGORY_NAMES.items()}
 
 TOWNSHIP = "township"
 COUNTY = "county"
