@@ -230,10 +230,15 @@ def _finish(run: ImportRun, status: str, **fields) -> ImportRun:
 
 
 def error_workbook(run: ImportRun) -> bytes | None:
-    """The upload's rejected rows with an 错误说明 column (all errors, recomputed from the file)."""
+    """The upload's rejected rows with an 错误说明 column: the run's own errors, recomputed from the file
+    only when there were more than the run keeps."""
     kind = KINDS[run.kind]
-    outcome = kind.run(_file_bytes(run), run.file_name, run.user, dry_run=True, progress=progress_reporter(None))
-    return kind.error_workbook(_file_bytes(run), run.file_name, outcome.errors)
+    data = _file_bytes(run)
+    if run.error_count <= len(run.errors):
+        errors = [RowError(**error) for error in run.errors]
+    else:
+        errors = kind.run(data, run.file_name, run.user, dry_run=True, progress=progress_reporter(None)).errors
+    return kind.error_workbook(data, run.file_name, errors)
 
 
 def import_path(kind_code: str, path, user, *, dry_run: bool) -> ImportOutcome:

@@ -205,8 +205,10 @@ class LedgerKind(importing.ImportKind):
         relation_label = parse.header.labels.get("relation", "与户主关系")
         if prefix:
             cursor.execute(OUT_OF_SCOPE_SQL, {"prefix": prefix + "%"})
-            for excel_row, what, region in cursor.fetchall():
-                place = _region_name(region)
+            conflicts = cursor.fetchall()
+            places = _region_names({region for _, _, region in conflicts})
+            for excel_row, what, region in conflicts:
+                place = places.get(region, region)
                 if what == "person":
                     extra.append(RowError(excel_row, id_label, f"该人员已在{place}登记，不在您的辖区，"
                                                                 "请联系县级经办办理迁移"))
@@ -222,9 +224,6 @@ class LedgerKind(importing.ImportKind):
         cursor.execute("DELETE FROM ledger_stage WHERE NOT (excel_row = ANY (%s))",
                        [[row.excel_row for row in parse.accepted]])
         return parse
-
-    def estimate_rows(self, data, filename):
-        return super().estimate_rows(data, filename)
 
     def error_workbook(self, data, filename, errors):
         parse = parse_ledger(data, filename, allowed_villages=_AnyVillage(), today=timezone.localdate())
@@ -259,9 +258,8 @@ def allowed_villages(user) -> set[str]:
     return set(Region.objects.restrict(user, None).filter(level=5).values_list("code", flat=True))
 
 
-def _region_name(code: str) -> str:
-    region = Region.objects.filter(code=code).first()
-    return region.full_name if region else code
+def _region_names(codes: set[str]) -> dict[str, str]:
+    return {region.code: region.full_name for region in Region.objects.filter(code__in=codes)}
 
 
 def _stage_row(row) -> tuple:

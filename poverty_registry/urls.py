@@ -4,6 +4,5 @@ from . import views
 
 app_name = "registry"
 urlpatterns = [
-    path("", views.home, name="home"),
     path("ledger/export.xlsx", views.ledger_export, name="ledger_export"),
 ]
