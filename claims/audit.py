@@ -35,74 +35,73 @@ TRIGGER_ROW_HASH = ROW_HASH_SQL.format(
     source="coalesce($2 ->> 'source', '')", region="region_code")
 
 FUNCTIONS_SQL = r"""
+-- One step of the chain: the hash of the predecessor's chain hash and this record's own hash.
 CREATE OR REPLACE FUNCTION audit_hash_step(state bytea, prev bytea, row_hash bytea) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT sha256(coalesce(state, prev, '\x'::bytea) || row_hash) $$;
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$ BEGIN RETURN sha256(coalesce(state, prev, '\x'::bytea) || row_hash); END $$;
 
 CREATE OR REPLACE AGGREGATE audit_hash_chain(bytea, bytea) (SFUNC = audit_hash_step, STYPE = bytea);
 
--- Large statements (an import of 100,000 rows) join old and new rows in memory, not on disk.
+-- Large statements (an import of 100,000 rows) sort their records in memory, not on disk.
 CREATE OR REPLACE FUNCTION audit_capture() RETURNS trigger LANGUAGE plpgsql SET work_mem = '256MB' AS $fn$
 DECLARE
   ctx jsonb := coalesce(nullif(current_setting('audit.context', true), '')::jsonb, '{}'::jsonb);
   pk text := TG_ARGV[0];
   region_key text := TG_ARGV[1];
   via text := TG_ARGV[2];
-  -- Columns kept out of the trail: secrets (password) and bulky derived data a model declares.
-  excluded text := quote_literal(TG_ARGV[3]) || '::text[]';
+  -- The audited columns (secrets and bulky derived data left out); '' = the whole row.
+  cols text[] := nullif(TG_ARGV[3], '')::text[];
+  json_o text; json_n text; row_o text; row_n text;
+  region_o text := 'NULL::text'; region_n text := 'NULL::text';
+  join_o text := ''; join_n text := '';
   changes text;
-  region_expr text := 'NULL::text';
-  region_join text := '';
-  at_text text := AT_TEXT_NOW;
-  ids bigint[]; pks text[]; befores jsonb[]; afters jsonb[]; regions text[]; hashes bytea[];
-  chains bytea[] := '{}';
-  chain bytea;
-  row_hash bytea;
+  prev bytea;
 BEGIN
-  -- Each row is turned into jsonb once; an update that changes nothing is not a change.
-  IF TG_OP = 'INSERT' THEN
-    changes := format('SELECT NULL::jsonb AS before, to_jsonb(x) - %s AS after FROM audit_new x', excluded);
-  ELSIF TG_OP = 'UPDATE' THEN
-    changes := format('WITH o AS (SELECT to_jsonb(x) - %s AS j FROM audit_old x),
-                            n AS (SELECT to_jsonb(x) - %s AS j FROM audit_new x)
-                       SELECT o.j AS before, n.j AS after FROM o JOIN n ON (o.j ->> %L) = (n.j ->> %L)
-                       WHERE o.j IS DISTINCT FROM n.j', excluded, excluded, pk, pk);
-  ELSE
-    changes := format('SELECT to_jsonb(x) - %s AS before, NULL::jsonb AS after FROM audit_old x', excluded);
+  IF cols IS NULL THEN
+    json_o := 'to_jsonb(o)'; json_n := 'to_jsonb(n)'; row_o := 'to_jsonb(o)'; row_n := 'to_jsonb(n)';
+  ELSE  -- jsonb_build_object takes at most 100 arguments: 50 columns a call
+    SELECT string_agg('jsonb_build_object(' || part || ')', ' || ') INTO json_o
+      FROM (SELECT string_agg(format('%L, o.%I', c, c), ', ') AS part FROM unnest(cols) WITH ORDINALITY u(c, i)
+             GROUP BY (i - 1) / 50) s;
+    json_n := replace(json_o, ', o.', ', n.');
+    SELECT 'ROW(' || string_agg(format('o.%I', c), ', ') || ')' INTO row_o FROM unnest(cols) c;
+    row_n := replace(row_o, 'o.', 'n.');
   END IF;
   IF region_key <> '' THEN
-    region_expr := 'coalesce(c.after, c.before) ->> ' || quote_literal(region_key);
+    region_o := format('o.%I::text', region_key); region_n := format('n.%I::text', region_key);
   ELSIF via <> '' THEN
-    region_join := format(' LEFT JOIN %I p ON p.id = (coalesce(c.after, c.before) ->> %L)::bigint',
-                          split_part(via, ':', 2), split_part(via, ':', 1));
-    region_expr := 'p.region_id';
+    join_o := format(' LEFT JOIN %I po ON po.id = o.%I', split_part(via, ':', 2), split_part(via, ':', 1));
+    join_n := format(' LEFT JOIN %I pn ON pn.id = n.%I', split_part(via, ':', 2), split_part(via, ':', 1));
+    region_o := 'po.region_id::text'; region_n := 'pn.region_id::text';
+  END IF;
+  -- An update that changes no audited column is not a change: compared as plain rows, before any JSON.
+  IF TG_OP = 'INSERT' THEN
+    changes := format('SELECT n.%I AS k, NULL::jsonb AS before, %s AS after, %s AS region FROM audit_new n%s',
+                      pk, json_n, region_n, join_n);
+  ELSIF TG_OP = 'UPDATE' THEN
+    changes := format('SELECT n.%I AS k, %s AS before, %s AS after, %s AS region'
+                      ' FROM audit_old o JOIN audit_new n ON n.%I = o.%I%s WHERE %s IS DISTINCT FROM %s',
+                      pk, json_o, json_n, region_n, pk, pk, join_n, row_o, row_n);
+  ELSE
+    changes := format('SELECT o.%I AS k, %s AS before, NULL::jsonb AS after, %s AS region FROM audit_old o%s',
+                      pk, json_o, region_o, join_o);
   END IF;
 
-  -- The lock comes before the ids are drawn, so id order is the order the chain is built in; the rows are
-  -- sorted by id once and aggregated in that order.
+  -- The lock comes before the ids are drawn, so id order is the order the chain is built in; one
+  -- INSERT … SELECT hashes every record and chains them in id order (a window over the aggregate).
   PERFORM pg_advisory_xact_lock(7303);
+  SELECT chain_hash INTO prev FROM claims_auditrecord ORDER BY id DESC LIMIT 1;
   EXECUTE format($q$
-    SELECT array_agg(id), array_agg(object_pk), array_agg(before), array_agg(after), array_agg(region_code),
-           array_agg(TRIGGER_ROW_HASH)
-    FROM (SELECT nextval('claims_auditrecord_id_seq') AS id, coalesce(c.after, c.before) ->> %L AS object_pk,
-                 c.before, c.after, coalesce(%s, '') AS region_code
-            FROM (%s) c %s ORDER BY 1) s$q$, TG_TABLE_NAME, TG_OP, pk, region_expr, changes, region_join)
-  INTO ids, pks, befores, afters, regions, hashes USING at_text, ctx;
-  IF ids IS NULL THEN
-    RETURN NULL;
-  END IF;
-  SELECT chain_hash INTO chain FROM claims_auditrecord ORDER BY id DESC LIMIT 1;
-  chain := coalesce(chain, '\x'::bytea);
-  FOREACH row_hash IN ARRAY hashes LOOP
-    chain := sha256(chain || row_hash);
-    chains := chains || chain;
-  END LOOP;
-  INSERT INTO claims_auditrecord (id, at, table_name, object_pk, action, before, after, actor_id,
-                                  actor_username, ip, source, region_code, row_hash, chain_hash)
-  SELECT u.id, now(), TG_TABLE_NAME, u.pk, TG_OP, u.before, u.after, (ctx ->> 'user_id')::bigint,
-         coalesce(ctx ->> 'username', ''), coalesce(ctx ->> 'ip', ''), coalesce(ctx ->> 'source', ''),
-         u.region, u.row_hash, u.chain
-    FROM unnest(ids, pks, befores, afters, regions, hashes, chains)
-      AS u(id, pk, before, after, region, row_hash, chain);
+    INSERT INTO claims_auditrecord (id, at, table_name, object_pk, action, before, after, actor_id,
+                                    actor_username, ip, source, region_code, row_hash, chain_hash)
+    SELECT id, now(), %L, object_pk, %L, before, after, ($2 ->> 'user_id')::bigint,
+           coalesce($2 ->> 'username', ''), coalesce($2 ->> 'ip', ''), coalesce($2 ->> 'source', ''),
+           region_code, row_hash, audit_hash_chain($3, row_hash) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING)
+      FROM (SELECT h.*, TRIGGER_ROW_HASH AS row_hash
+              FROM (SELECT nextval('claims_auditrecord_id_seq') AS id, c.k::text AS object_pk, c.before, c.after,
+                           coalesce(c.region, '') AS region_code
+                      FROM (%s) c OFFSET 0) h) r$q$, TG_TABLE_NAME, TG_OP, TG_TABLE_NAME, TG_OP, changes)
+  USING AT_TEXT_NOW, ctx, coalesce(prev, '\x'::bytea);
   RETURN NULL;
 END
 $fn$;
@@ -137,26 +136,28 @@ CREATE OR REPLACE TRIGGER audit_delete AFTER DELETE ON {table} REFERENCING OLD T
 
 
 def audited_tables() -> list[tuple[str, str, str, str, str]]:
-    """(table, pk column, region key in the row, "fk:table" to find the region, "{excluded,columns}") of every
+    """(table, pk column, region key in the row, "fk:table" to find the region, "{audited,columns}") of every
     audited table. A model may name bulky derived columns in `audit_exclude` (their inputs are audited)."""
     tables = []
     for model in apps.get_models():
         if not getattr(model, "audited", False):
             continue
         table, pk = model._meta.db_table, model._meta.pk.column
-        excluded = excluded_columns(model)
+        columns = audited_columns(model)
         path = model.region_field.split("__")
         if len(path) <= 2:  # the row's own column, or its foreign key to Region, holds the code
-            tables.append((table, pk, model._meta.get_field(path[0]).column, "", excluded))
+            tables.append((table, pk, model._meta.get_field(path[0]).column, "", columns))
         else:  # e.g. person__region__code: the region lives on the parent row
             fk = model._meta.get_field(path[0])
-            tables.append((table, pk, "", f"{fk.column}:{fk.related_model._meta.db_table}", excluded))
-    return tables + [(*spec, "{password}") for spec in PERMISSION_TABLES]
+            tables.append((table, pk, "", f"{fk.column}:{fk.related_model._meta.db_table}", columns))
+    return tables + [(*spec, "") for spec in PERMISSION_TABLES]
 
 
-def excluded_columns(model) -> str:
-    names = ["password", *(model._meta.get_field(name).column for name in getattr(model, "audit_exclude", ()))]
-    return "{" + ",".join(names) + "}"
+def audited_columns(model) -> str:
+    """The columns whose values the trail keeps, as a PostgreSQL array literal: all but the password and
+    what the model lists in `audit_exclude`."""
+    excluded = {"password", *(model._meta.get_field(name).column for name in getattr(model, "audit_exclude", ()))}
+    return "{" + ",".join(f.column for f in model._meta.concrete_fields if f.column not in excluded) + "}"
 
 
 def install_triggers(using: str = "default", **kwargs) -> None:
@@ -168,10 +169,10 @@ def install_triggers(using: str = "default", **kwargs) -> None:
     with connection.cursor() as cursor:
         cursor.execute(FUNCTIONS_SQL)
         cursor.execute(APPEND_ONLY_SQL)
-        for table, pk, region_key, via, excluded in audited_tables():
+        for table, pk, region_key, via, columns in audited_tables():
             if table not in existing:  # a model whose migration has not run yet
                 continue
-            args = ", ".join(f"'{value}'" for value in (pk, region_key, via, excluded))
+            args = ", ".join(f"'{value}'" for value in (pk, region_key, via, columns))
             cursor.execute(TRIGGERS_SQL.format(table=connection.ops.quote_name(table), args=args))
 
 

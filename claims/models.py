@@ -138,7 +138,9 @@ class Settlement(models.Model):
 
     region_field = "region__code"
     audited = True
-    audit_exclude = ("detail",)  # the explanation is derived from the audited claim, policy and amounts
+    # The explanation is derived from the audited claim, policy and amounts; is_current follows from the
+    # versions (the newest is current), each of which enters the trail when it is written.
+    audit_exclude = ("detail", "is_current")
     objects = RegionScopedManager()
     tier_codes = TIER_CODES
 
