@@ -118,7 +118,9 @@ class Settlement(models.Model):
     """One version of a claim's one-stop settlement; the current one has is_current. Older versions stay,
     so a re-settlement shows old and new side by side and the difference to pay or recover."""
 
-    claim = models.ForeignKey(Claim, models.CASCADE, related_name="settlements", verbose_name="结算单")
+    # (claim, version) is unique: that index serves look-ups by claim, no second one to write per version
+    claim = models.ForeignKey(Claim, models.CASCADE, related_name="settlements", verbose_name="结算单",
+                              db_index=False)
     version = models.PositiveIntegerField("版本")
     is_current = models.BooleanField("当前版本", default=True)
     policy = models.ForeignKey(PolicySet, models.PROTECT, null=True, verbose_name="所用政策")
@@ -133,7 +135,7 @@ class Settlement(models.Model):
     self_pay = models.DecimalField("个人自付", **MONEY)
     detail = models.JSONField("各档计算明细")
     reason = models.CharField("结算原因", max_length=60, blank=True)
-    region = models.ForeignKey(Region, models.PROTECT, verbose_name="区划")
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="区划", db_index=False)
     settled_at = models.DateTimeField("结算时间", auto_now_add=True)
 
     region_field = "region__code"
@@ -152,6 +154,8 @@ class Settlement(models.Model):
             models.UniqueConstraint(fields=["claim"], condition=models.Q(is_current=True),
                                     name="one_current_settlement"),
         ]
+        # One region index serves both equality and the prefix (LIKE '4306%') of scoping.
+        indexes = [models.Index(fields=["region"], name="settlement_region", opclasses=["varchar_pattern_ops"])]
 
     def __str__(self):
         return f"{self.claim.claim_no} 第{self.version}版"

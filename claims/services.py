@@ -34,7 +34,7 @@ from .settlement import (
     risk_threshold,
     settle_person_year,
 )
-from .settlement_models import ResettleRun
+from .settlement_models import ResettleChunk, ResettleRun
 
 Key = tuple[str, int]  # (id_number, year): the unit of settlement
 
@@ -43,9 +43,9 @@ REASON_LATE_CLAIM = "迟到单据重算"
 REASON_CORRECTION = "单据更正重算"
 REASON_POLICY = "政策调整重算"
 
-LOCK_SPACE_YEAR = 6301  # advisory lock (space, year): batch runs exclusive, small settlements shared
+LOCK_SPACE_BUCKET = 6301  # advisory lock (space, year × LOCK_BUCKETS + bucket): see "locking" below
 LOCK_SPACE_PERSON = 6302  # advisory lock (space, hash of id_number|year): one person-year at a time
-FEW_KEYS = 200  # up to this many person-years lock one by one; more lock the whole year
+FEW_KEYS = 200  # up to this many person-years lock one by one; more lock their buckets exclusively
 
 TIER_COLUMNS = ("basic", "critical", "assistance", "hospital_waiver", "special_insurance", "backstop")
 SETTLEMENT_COLUMNS = ("claim_id", "version", "is_current", "policy_id", "category", "enrolled", *TIER_COLUMNS,
@@ -78,6 +78,7 @@ class _ClaimRow:
     name: str
     person_id: int | None
     current_version: int
+    current_id: int | None  # the current settlement version's row, retired when a new one is written
     current_digest: str | None
     current_paid: Decimal
 
@@ -115,30 +116,67 @@ def start_resettle(year: int, region_code: str, *, reason: str = REASON_POLICY, 
     return run
 
 
-def resettle_year(run_id: int, *, chunk_persons: int = 20_000) -> ResettleRun:
-    """Run (or resume) a batch re-settlement: persons in ID-number order, one transaction per chunk, the
-    chunk's last ID number committed with it as the resume point."""
+def resettle_year(run_id: int, *, chunk_persons: int = 5_000) -> ResettleRun:
+    """Run (or resume) a batch re-settlement in this process: split it into chunks if not yet done, then
+    settle chunks until none is left. Several processes may call resettle_chunks on the same run at once."""
+    prepare_resettle(run_id, chunk_persons=chunk_persons)
+    return resettle_chunks(run_id)
+
+
+def prepare_resettle(run_id: int, *, chunk_persons: int = 5_000) -> ResettleRun:
+    """Split the run's persons into chunks, one lock bucket each (at most `chunk_persons` persons); a run
+    that already has its chunks is left as it is."""
+    with transaction.atomic():
+        run = ResettleRun.objects.select_for_update().get(pk=run_id)
+        if run.status == "done" or run.chunks.exists():
+            return run
+        with connection.cursor() as cursor:
+            # Thousands of chunk queries follow: plan them on fresh statistics (a big import or the last
+            # run may have changed the tables more than autovacuum has seen yet).
+            cursor.execute("ANALYZE claims_claim, claims_settlement")
+            cursor.execute(
+                f"SELECT {BUCKET_SQL.format('id_number')} AS bucket, array_agg(id_number ORDER BY id_number) "
+                "FROM (SELECT DISTINCT id_number FROM claims_claim WHERE year = %s AND region_id LIKE %s) p "
+                "GROUP BY bucket ORDER BY bucket",
+                [LOCK_BUCKETS, run.year, run.region_id.replace("%", "") + "%"],
+            )
+            by_bucket = cursor.fetchall()
+        chunks = [ResettleChunk(run=run, seq=0, bucket=bucket, id_numbers=numbers[i:i + chunk_persons])
+                  for bucket, numbers in by_bucket for i in range(0, len(numbers), chunk_persons)]
+        for seq, chunk in enumerate(chunks):
+            chunk.seq = seq
+        ResettleChunk.objects.bulk_create(chunks)
+        run.status, run.started_at = "running", run.started_at or timezone.now()
+        run.persons_total = sum(len(numbers) for _, numbers in by_bucket)
+        run.save(update_fields=["status", "started_at", "persons_total"])
+    return run
+
+
+def resettle_chunks(run_id: int) -> ResettleRun:
+    """Take the run's chunks not yet done one at a time (SKIP LOCKED: parallel workers share them out),
+    each in its own transaction with its results; the worker that finds none left closes the run."""
+    ResettleRun.objects.filter(pk=run_id).exclude(status="done").update(status="running", message="")
     run = ResettleRun.objects.get(pk=run_id)
-    if run.status == "done":
-        return run
-    ids = _person_ids_of_year(run.year, run.region_id, after=run.cursor)
-    ResettleRun.objects.filter(pk=run.pk).update(
-        status="running", started_at=run.started_at or timezone.now(),
-        persons_total=run.persons_done + len(ids), message="")
-    for start in range(0, len(ids), chunk_persons):
-        chunk = ids[start:start + chunk_persons]
+    while True:
         with transaction.atomic():
+            chunk = (ResettleChunk.objects.select_for_update(skip_locked=True)
+                     .filter(run_id=run_id, done=False).order_by("seq").first())
+            if chunk is None:
+                break
             _tune_bulk_transaction()
-            _lock_year(run.year, shared=False)
-            outcome = settle_person_years([(i, run.year) for i in chunk], reason=run.reason, lock=False)
-            ResettleRun.objects.filter(pk=run.pk).update(
-                cursor=chunk[-1], persons_done=F("persons_done") + len(chunk),
+            _lock_buckets(run.year, [chunk.bucket], shared=False)
+            outcome = settle_person_years([(i, run.year) for i in chunk.id_numbers], reason=run.reason, lock=False)
+            ResettleChunk.objects.filter(pk=chunk.pk).update(done=True)
+            ResettleRun.objects.filter(pk=run_id).update(
+                persons_done=F("persons_done") + len(chunk.id_numbers),
                 claims_done=F("claims_done") + outcome.claims,
                 settlements_written=F("settlements_written") + outcome.written,
                 paid_difference=F("paid_difference") + outcome.paid_difference,
             )
-    ResettleRun.objects.filter(pk=run.pk).update(status="done", finished_at=timezone.now())
-    return ResettleRun.objects.get(pk=run.pk)
+    # Chunks still running in another worker keep the run open; that worker closes it.
+    ResettleRun.objects.filter(pk=run_id).exclude(status="done").exclude(chunks__done=False).update(
+        status="done", finished_at=timezone.now())
+    return ResettleRun.objects.get(pk=run_id)
 
 
 def fail_run(run_id: int, message: str) -> None:
@@ -154,22 +192,39 @@ def _tune_bulk_transaction() -> None:
 
 
 # ---------------------------------------------------------------- locking
+# Person-years hash into LOCK_BUCKETS buckets per year. A settlement of a few person-years holds its
+# buckets shared and each person-year exclusively; a large one (a batch chunk, a big import) holds its
+# buckets exclusively. Locks are always taken in sorted order, buckets before persons.
 
-def _lock_year(year: int, *, shared: bool) -> None:
+LOCK_BUCKETS = 64
+BUCKET_SQL = "(hashtext({}) & (%s - 1))"
+
+
+def _lock_buckets(year: int, buckets: Iterable[int], *, shared: bool) -> None:
     function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s, %s)", [LOCK_SPACE_YEAR, year])
+        cursor.execute(f"SELECT {function}(%s, %s * %s + b) FROM unnest(%s::int[]) AS b ORDER BY b",
+                       [LOCK_SPACE_BUCKET, year, LOCK_BUCKETS, sorted(set(buckets))])
+
+
+def _buckets_of(keys: Sequence[Key]) -> dict[int, list[int]]:
+    """Each year's lock buckets of the person-years, computed by PostgreSQL's hashtext like the chunks."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT y, {BUCKET_SQL.format('n')} FROM unnest(%s::text[], %s::int[]) AS k(n, y)",
+                       [LOCK_BUCKETS, [k[0] for k in keys], [k[1] for k in keys]])
+        buckets = defaultdict(list)
+        for year, bucket in cursor.fetchall():
+            buckets[year].append(bucket)
+    return buckets
 
 
 def _lock(keys: Sequence[Key]) -> None:
     """Two settlements of one person-year never interleave (they would both write version n+1)."""
-    years = sorted({year for _, year in keys})
+    buckets = _buckets_of(keys)
+    for year in sorted(buckets):
+        _lock_buckets(year, buckets[year], shared=len(keys) <= FEW_KEYS)
     if len(keys) > FEW_KEYS:
-        for year in years:
-            _lock_year(year, shared=False)
         return
-    for year in years:
-        _lock_year(year, shared=True)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, hashtext(k)) FROM unnest(%s::text[]) AS k ORDER BY k",
@@ -183,20 +238,10 @@ def _keys_of_claims(claim_ids: Iterable[int]) -> list[Key]:
     return sorted(set(Claim.objects.filter(pk__in=list(claim_ids)).values_list("id_number", "year")))
 
 
-def _person_ids_of_year(year: int, region_code: str, *, after: str = "") -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT id_number FROM claims_claim WHERE year = %s AND region_id LIKE %s AND id_number > %s "
-            "ORDER BY id_number",
-            [year, region_code.replace("%", "") + "%", after],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
 CLAIMS_SQL = """
 SELECT c.id, c.claim_no, c.hospital_level, c.in_county, c.visit_type, c.referral, c.admission_date,
        c.discharge_date, c.diagnosis, c.total_cost, c.uncovered_cost, c.id_number, c.year, c.region_id, c.name,
-       c.person_id, s.version, s.detail ->> 'digest',
+       c.person_id, s.version, s.id, s.detail ->> 'digest',
        s.basic + s.critical + s.assistance + s.hospital_waiver + s.special_insurance + s.backstop
 FROM claims_claim c
 JOIN unnest(%s::text[], %s::int[]) AS k(id_number, year) ON c.id_number = k.id_number AND c.year = k.year
@@ -212,7 +257,7 @@ def _load_claims(keys: Sequence[Key]) -> dict[Key, list[_ClaimRow]]:
     for r in rows:
         facts = ClaimFacts(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
         by_key[(r[11], r[12])].append(
-            _ClaimRow(r[0], facts, r[13], r[14], r[15], r[16] or 0, r[17], r[18] if r[18] is not None else ZERO))
+            _ClaimRow(r[0], facts, r[13], r[14], r[15], r[16] or 0, r[17], r[18], r[19] if r[19] is not None else ZERO))
     return by_key
 
 
@@ -300,7 +345,7 @@ def _settle_and_write(rows: dict[Key, list[_ClaimRow]], persons: dict[str, _Pers
         year_regions[year].add(_person_year_region(claims))
     policies = {year: policies_for(year, regions) for year, regions in year_regions.items()}
     now = timezone.now()
-    new_rows, totals = [], {}
+    new_rows, retired, totals = [], [], {}
     settled_ids = []
     for key, claims in rows.items():
         outcome.claims += len(claims)
@@ -320,6 +365,8 @@ def _settle_and_write(rows: dict[Key, list[_ClaimRow]], persons: dict[str, _Pers
             if digest == claim.current_digest:
                 continue
             first = claim.current_version == 0
+            if not first:
+                retired.append(claim.current_id)
             outcome.written += 1
             outcome.first_settled += first
             outcome.paid_difference += result.reimbursed - claim.current_paid
@@ -328,7 +375,7 @@ def _settle_and_write(rows: dict[Key, list[_ClaimRow]], persons: dict[str, _Pers
                              result.enrolled, *amounts, result.self_pay, text,
                              REASON_FIRST if first else reason, claim.region_id, now))
         totals[key] = _year_total(_latest(claims), person, results)
-    _write_versions(new_rows)
+    _write_versions(new_rows, retired)
     _mark_settled(settled_ids)
     _write_year_totals(totals, policies)
     return outcome
@@ -378,17 +425,22 @@ def _staged(name: str, columns: Sequence[str], types: Sequence[str], rows: list[
         cursor.execute(f"DROP TABLE {name}")
 
 
-def _write_versions(new_rows: list[tuple]) -> None:
-    """Stage the new versions, retire the current ones, insert the new: one UPDATE and one INSERT."""
+def _write_versions(new_rows: list[tuple], retired: list[int]) -> None:
+    """Retire the current versions (by primary key: an index look-up whatever the table's statistics say),
+    then write the new ones: a batch by COPY straight into the table (the audit triggers see COPY as one
+    statement), a few as one INSERT from arrays."""
     if not new_rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE claims_settlement SET is_current = false WHERE id = ANY(%s)", [retired])
+    new_rows.sort(key=lambda row: row[0])  # claim order: the (claim, version) index is filled in order
+    if len(new_rows) > SMALL_WRITE:
+        copy_rows("claims_settlement", SETTLEMENT_COLUMNS, new_rows)
         return
     columns = ", ".join(SETTLEMENT_COLUMNS)
     with _staged("settlement_stage", SETTLEMENT_COLUMNS, SETTLEMENT_TYPES, new_rows) as (source, params), \
             connection.cursor() as cursor:
-        cursor.execute(f"UPDATE claims_settlement s SET is_current = false FROM {source} "
-                       "WHERE s.claim_id = settlement_stage.claim_id AND s.is_current", params)
-        cursor.execute(f"INSERT INTO claims_settlement ({columns}) SELECT {columns} FROM {source} "
-                       "ORDER BY claim_id", params)
+        cursor.execute(f"INSERT INTO claims_settlement ({columns}) SELECT {columns} FROM {source}", params)
 
 
 def _mark_settled(claim_ids: list[int]) -> None:

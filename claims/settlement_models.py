@@ -3,6 +3,7 @@ the year-to-date totals that make the risk warning list, and batch re-settlement
 
 Imported at the bottom of claims.models so Django registers them in the claims app.
 """
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from poverty_registry.models import Person, Region, User
@@ -75,10 +76,10 @@ class PersonYearTotal(models.Model):
 
 
 class ResettleRun(models.Model):
-    """A batch re-settlement of one year in one region (a Celery job): progress and the resume point.
+    """A batch re-settlement of one year in one region (a Celery job): progress and its chunks.
 
-    Each chunk of persons commits with `cursor` (the last ID number done), so a crashed run continues
-    where it stopped and never settles a person twice.
+    The persons are split into chunks (ResettleChunk) that workers take in parallel; each chunk commits
+    with its results, so a crashed run continues with the chunks not done and never settles a person twice.
     """
 
     STATUSES = {"queued": "排队中", "running": "结算中", "done": "已完成", "failed": "失败"}
@@ -93,7 +94,6 @@ class ResettleRun(models.Model):
     claims_done = models.PositiveIntegerField("已处理单据", default=0)
     settlements_written = models.PositiveIntegerField("新结算版本", default=0)
     paid_difference = models.DecimalField("应补付（负数为应追回）合计", default=0, **MONEY)
-    cursor = models.CharField("已处理至身份证号", max_length=18, blank=True)
     message = models.TextField("说明", blank=True)
     created_by = models.ForeignKey(User, models.PROTECT, null=True, blank=True, verbose_name="发起人")
     created_at = models.DateTimeField("发起时间", auto_now_add=True)
@@ -115,3 +115,24 @@ class ResettleRun(models.Model):
         if self.status == "done":
             return 100
         return int(100 * self.persons_done / self.persons_total) if self.persons_total else 0
+
+
+class ResettleChunk(models.Model):
+    """Persons of one batch run settled in one transaction by whichever worker takes the chunk first.
+
+    A chunk holds persons of one lock bucket (claims.services.bucket_of), so two workers never wait for
+    each other's persons, and a claim arriving meanwhile waits only for the chunk of its own bucket."""
+
+    run = models.ForeignKey(ResettleRun, models.CASCADE, related_name="chunks", verbose_name="批量重算")
+    seq = models.PositiveIntegerField("序号")
+    bucket = models.PositiveSmallIntegerField("锁分组")
+    id_numbers = ArrayField(models.CharField(max_length=18), verbose_name="身份证号")
+    done = models.BooleanField("已完成", default=False)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "批量重算分块"
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="resettle_chunk_seq")]
+
+    def __str__(self):
+        return f"{self.run_id}#{self.seq}"

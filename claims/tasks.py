@@ -1,19 +1,36 @@
 """Celery entry points of settlement: thin wrappers over claims.services."""
 from celery import shared_task
+from django.conf import settings
 
 from .audit import audit_context
 
 
-@shared_task(acks_late=True)  # idempotent: a redelivered run resumes from its committed cursor
+@shared_task(acks_late=True)  # idempotent: a redelivered run carries on with the chunks not done
 def resettle_year_task(run_id: int) -> str:
-    from .services import fail_run, resettle_year
+    """Split the run into chunks, hand them to RESETTLE_WORKERS workers (this one included)."""
+    from .services import prepare_resettle
+
+    _guarded(run_id, prepare_resettle)
+    for _ in range(settings.RESETTLE_WORKERS - 1):
+        resettle_chunks_task.delay(run_id)
+    return resettle_chunks_task(run_id)
+
+
+@shared_task(acks_late=True)
+def resettle_chunks_task(run_id: int) -> str:
+    from .services import resettle_chunks
+
+    return _guarded(run_id, resettle_chunks).status
+
+
+def _guarded(run_id: int, work):
+    from .services import fail_run
     from .settlement_models import ResettleRun
 
     run = ResettleRun.objects.select_related("created_by").get(pk=run_id)
     try:
         with audit_context(user=run.created_by, source=f"resettle:{run_id}"):
-            run = resettle_year(run_id)
+            return work(run_id)
     except Exception as exc:
         fail_run(run_id, f"{type(exc).__name__}: {exc}")
         raise
-    return run.status

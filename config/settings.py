@@ -95,6 +95,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 # Long imports and the nightly run are chunked; a redelivery must not come before a chunk can finish.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 CELERY_BEAT_SCHEDULE: dict = {}
+# Celery tasks sharing out the chunks of one batch re-settlement (one per core of the workers is right).
+RESETTLE_WORKERS = int(os.environ.get("RESETTLE_WORKERS", os.cpu_count() or 2))
 
 # Nightly cross-department matching (DOMAIN §8): inbox folder per source, schedule, link threshold.
 MATCHING_INBOX = Path(os.environ.get("MATCHING_INBOX", VAR_DIR / "inbox"))

@@ -1,6 +1,7 @@
 """Benchmark harness: a fresh database, the demo regions, each benchmark's entries, var/bench.json."""
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -53,6 +54,29 @@ def setup_django() -> None:
     django.setup()
     call_command("migrate", verbosity=0)
     call_command("load_regions", str(ROOT / "poverty_registry" / "fixtures" / "yueyang_regions.csv"), verbosity=0)
+
+
+@contextlib.contextmanager
+def celery_worker(concurrency: int = 2):
+    """A real Celery worker (prefork) on the bench database and Redis, for benchmarks of Celery jobs."""
+    from config.celery import app
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork", "-c", str(concurrency),
+         "-l", "warning", "-n", f"bench-{os.getpid()}@%h", "--without-heartbeat", "--without-gossip",
+         "--without-mingle"], cwd=ROOT, env=os.environ)
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Celery worker did not start")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def peak_rss_mb() -> float:

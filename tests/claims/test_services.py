@@ -178,8 +178,8 @@ def test_a_crashed_batch_resumes_where_it_stopped(regions, policies, monkeypatch
     with pytest.raises(RuntimeError):
         resettle_year(run.pk, chunk_persons=1)
     run.refresh_from_db()
-    first = sorted(p.id_number for p in persons)[0]
-    assert (run.status, run.persons_done, run.cursor, run.settlements_written) == ("running", 1, first, 1)
+    assert (run.status, run.persons_done, run.settlements_written) == ("running", 1, 1)
+    assert run.chunks.filter(done=True).count() == 1 and run.chunks.count() == 3
     monkeypatch.setattr(services, "settle_person_years", real)
     run = resettle_year(run.pk, chunk_persons=1)
     assert (run.status, run.persons_total, run.persons_done, run.claims_done, run.settlements_written) == \
