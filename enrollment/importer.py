@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections import defaultdict
+from operator import mul
 
 import openpyxl
 
@@ -67,20 +68,31 @@ SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
+# The weighted sum over the ASCII codes of 17 digits is the sum over the digits plus 48 × the weights' sum.
+_ASCII_ZERO_SUM = 48 * sum(_WEIGHTS)
 
 
 def quick_valid(text, today_digits: str) -> bool:
     """The common case, an already normalised valid 18-digit number, without parse_id_number's general path;
     anything else (or anything doubtful) goes through parse_id_number for its normalising and its message."""
-    if type(text) is not str or len(text) != 18 or not text[:17].isdigit() or not text.isascii():
+    if type(text) is not str or len(text) != 18 or not text.isascii() or not text[:17].isdigit():
         return False
-    total = sum([int(d) * w for d, w in zip(text[:17], _WEIGHTS)])
-    if _CHECK[total % 11] != text[17]:
+    if _CHECK[(sum(map(mul, text[:17].encode(), _WEIGHTS)) - _ASCII_ZERO_SUM) % 11] != text[17]:
         return False
     birth = text[6:14]
-    if not ("18000101" <= birth <= today_digits) or not ("01" <= birth[4:6] <= "12") or birth[6:] > "28":
-        return False  # day 29–31 and odd dates: parse_id_number checks the calendar
-    return birth[6:] >= "01"
+    if not ("18000101" <= birth <= today_digits) or not ("01" <= birth[4:6] <= "12"):
+        return False
+    day = birth[6:]
+    if day <= "28":
+        return day >= "01"
+    return day <= _MONTH_ENDS[birth[4:6]] and (birth[4:6] != "02" or day != "29" or _leap(int(birth[:4])))
+
+
+_MONTH_ENDS = {f"{m:02d}": f"{31 if m in (1, 3, 5, 7, 8, 10, 12) else 30 if m != 2 else 29}" for m in range(1, 13)}
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 class EnrolmentRows:
@@ -93,12 +105,53 @@ class EnrolmentRows:
         self.region_cache: dict[str, str | RowError] = {}
         self.accepted: dict[int, tuple] = {}
         self.errors: dict[int, list[RowError]] = defaultdict(list)
-        self.seen: dict[tuple[str, int], list[int]] = defaultdict(list)
+        # The first row of each (number, year); the rows of those that repeat, the first included.
+        self.seen: dict[tuple[str, int], int] = {}
+        self.repeated: dict[tuple[str, int], list[int]] = {}
         self.today = dt.date.today()
         self.today_digits = self.today.strftime("%Y%m%d")
 
     def error(self, row: int, column: str, message: str) -> None:
         self.errors[row].append(RowError(row, self.labels.get(column, COLUMNS[column]), message))
+
+    def check_rows(self, rows, columns: dict[str, int]) -> int:
+        """Check (row number, cells) pairs; returns how many were read. A column's cell values repeat (a
+        year, a status, a few hundred dates and villages), so each distinct valid value is parsed once and
+        looked up after; a value not seen before, or not valid, takes check()'s path with its message."""
+        id_at, name_at, year_at = columns["id_number"], columns["name"], columns["year"]
+        status_at, region_at, paid_at = columns["status"], columns["region"], columns.get("paid_date")
+        years, statuses, paid_dates, regions = {}, {}, {"": None, None: None}, {}
+        today_digits, accepted, errors, seen = self.today_digits, self.accepted, self.errors, self.seen
+        read = 0
+        for row, cells in rows:
+            read += 1
+            number, year, status = cells[id_at], years.get(cells[year_at]), statuses.get(cells[status_at])
+            region = regions.get(cells[region_at])
+            name = cells[name_at]
+            name = name.strip() if type(name) is str else str(name).strip()
+            paid = paid_dates.get(cells[paid_at], False) if paid_at is not None else None
+            if (year is None or status is None or region is None or paid is False or not name
+                    or not quick_valid(number, today_digits)):
+                self.check(row, cells, columns)
+                self._remember(cells[year_at], years, cells[status_at], statuses, cells[region_at], regions,
+                               None if paid_at is None else cells[paid_at], paid_dates, accepted.get(row))
+                continue
+            first = seen.setdefault((number, year), row)
+            if first != row:
+                self._repeat((number, year), first, row)
+            if row not in errors:
+                accepted[row] = (number, name, year, status, paid, region)
+        return read
+
+    @staticmethod
+    def _remember(year_cell, years, status_cell, statuses, region_cell, regions, paid_cell, paid_dates, row):
+        """Keep the values an accepted row's cells gave, for the rows after it."""
+        if row is None:
+            return
+        _number, _name, year, status, paid, region = row
+        years[year_cell], statuses[status_cell], regions[region_cell] = year, status, region
+        if paid_cell is not None:
+            paid_dates[paid_cell] = paid
 
     def check(self, row: int, cells: list, columns: dict[str, int]) -> None:
         number = self._id_number(row, cells[columns["id_number"]])
@@ -110,9 +163,14 @@ class EnrolmentRows:
         paid = self._paid_date(row, cells[columns["paid_date"]]) if "paid_date" in columns else None
         region = self._region(row, cells[columns["region"]])
         if number and year:
-            self.seen[(number, year)].append(row)
+            first = self.seen.setdefault((number, year), row)
+            if first != row:
+                self._repeat((number, year), first, row)
         if row not in self.errors:
             self.accepted[row] = (number, name, year, status, paid, region)
+
+    def _repeat(self, key: tuple[str, int], first: int, row: int) -> None:
+        self.repeated.setdefault(key, [first]).append(row)
 
     def _id_number(self, row: int, value) -> str | None:
         if quick_valid(value, self.today_digits):
@@ -168,9 +226,7 @@ class EnrolmentRows:
         return code
 
     def mark_duplicates(self) -> None:
-        for (_number, year), rows in self.seen.items():
-            if len(rows) < 2:
-                continue
+        for (_number, year), rows in self.repeated.items():
             for row in rows:
                 others = [r for r in rows if r != row]
                 named = "、".join(str(r) for r in others[:ROWS_NAMED]) + ("等" if len(others) > ROWS_NAMED else "")
@@ -197,10 +253,7 @@ class EnrolmentImport(ImportKind):
             raise ValueError(f"缺少必需的列：{'、'.join(missing)}")
         checked = EnrolmentRows(user, header.labels)
         progress(15, "检查数据")
-        rows_read = 0
-        for number, cells in iter_data_rows(table, header):
-            rows_read += 1
-            checked.check(number, cells, header.columns)
+        rows_read = checked.check_rows(iter_data_rows(table, header), header.columns)
         checked.mark_duplicates()
         errors = checked.error_list()
         progress(50, "写入数据库")

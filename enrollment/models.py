@@ -128,7 +128,9 @@ class SubsidyLine(models.Model):
     trail; the run's SubsidyChange rows are the bureau's view of what one computation changed.
     """
 
-    person = models.ForeignKey(Person, models.PROTECT, related_name="subsidy_lines", verbose_name="人员")
+    # No index of its own: one_subsidy_line_per_person_year (person, year) serves lookups by person.
+    person = models.ForeignKey(Person, models.PROTECT, related_name="subsidy_lines", verbose_name="人员",
+                               db_index=False)
     id_number = models.CharField("身份证号", max_length=18)
     name = models.CharField("姓名", max_length=50)
     year = models.PositiveSmallIntegerField("参保年度")
@@ -160,16 +162,24 @@ class SubsidyLine(models.Model):
 
 class SubsidyChange(models.Model):
     """A difference a run found against the lines before it (新增 / 变更 / 取消): the line-level audit of the
-    subsidy ledger. Append-only (database trigger)."""
+    subsidy ledger. Append-only (database trigger).
+
+    Written only by the computation, a row per line it writes (300,000 on a city's first run), with values
+    copied from rows the database has already checked (the run it just created, the lines' and persons'
+    villages): like the person, run and region carry no foreign-key constraint, whose per-row checks at
+    commit cost more than writing the change itself. Read by run only, so run is the one index.
+    """
 
     KINDS = {"added": "新增", "changed": "变更", "removed": "取消"}
 
-    run = models.ForeignKey(SubsidyRun, models.CASCADE, related_name="changes", verbose_name="计算记录")
-    person = models.ForeignKey(Person, models.DO_NOTHING, db_constraint=False, verbose_name="人员")
+    run = models.ForeignKey(SubsidyRun, models.CASCADE, related_name="changes", verbose_name="计算记录",
+                            db_constraint=False)
+    person = models.ForeignKey(Person, models.DO_NOTHING, db_constraint=False, db_index=False, verbose_name="人员")
     id_number = models.CharField("身份证号", max_length=18)
     name = models.CharField("姓名", max_length=50)
     kind = models.CharField("变化", max_length=8, choices=KINDS.items())
-    region = models.ForeignKey(Region, models.PROTECT, verbose_name="所在村（社区）")
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="所在村（社区）", db_constraint=False,
+                               db_index=False)
     old_region = models.CharField("原所在村", max_length=12, blank=True)
     old_category = models.CharField("原类别", max_length=20, blank=True)
     new_category = models.CharField("新类别", max_length=20, blank=True)

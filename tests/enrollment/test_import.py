@@ -122,3 +122,25 @@ def test_township_clerks_do_not_import_enrolments(tmp_path, clerk_a, person_a):
     path = write(tmp_path, f"{person_a.id_number},荣家湾甲,2024,正常参保,,{VILLAGE_A}\n")
     with pytest.raises(CommandError, match="没有导入参保名单"):
         run_command(path, "--user", "clerk_a")
+
+
+def test_repeated_cell_values_are_checked_on_every_row(tmp_path, regions):
+    from poverty_registry.idnumber import check_char
+
+    def number(birth, seq):
+        first17 = f"430621{birth}{seq:03d}"
+        return first17 + check_char(first17)
+
+    leap, not_leap = number("19960229", 1), "43062119970229001" + "0"
+    rows = [f"{number('19800101', 2)},甲,2024,正常参保,2023-11-02,{VILLAGE_A}",
+            f"{leap},乙,2024,正常参保,2023-11-02,{VILLAGE_A}",
+            f"{not_leap},丙,2024,正常参保,2023-11-02,{VILLAGE_A}",
+            f"{number('19800102', 3)},丁,2024,正常参保,2023-11-31,{VILLAGE_A}",
+            f"{number('19800103', 4)},戊,2024,正常参保,2023-11-02,{VILLAGE_B}1",
+            *[f"{number('19800104', 5)},己,2024,正常参保,2023-11-02,{VILLAGE_A}"] * 3]
+    result = run_command(write(tmp_path, "\n".join(rows) + "\n"))
+    assert (result["created"], result["rows_rejected"]) == (2, 6)
+    assert [(e["row"], e["column"]) for e in result["errors"]] == [
+        (4, "身份证号"), (5, "缴费日期"), (6, "参保地区划"), (7, "身份证号"), (8, "身份证号"), (9, "身份证号")]
+    assert result["errors"][0]["message"] == "身份证号出生日期 19970229 不是有效日期"
+    assert result["errors"][3]["message"] == "身份证号在2024年度重复出现（另见第8、9行）"

@@ -98,3 +98,18 @@ def test_home_numbers_per_role(client, ledger, clerk_a, county_a):
     assert figures[f"{YEAR}年参保率"] == "75.00%"
     total = sum(SubsidyLine.objects.values_list("subsidy", flat=True))
     assert figures[f"{YEAR}年资助金额（元）"] == total
+
+
+def test_rates_are_live_after_an_enrolment_or_a_ledger_change(ledger):
+    from enrollment.models import Enrolment
+
+    _, missing = ledger
+    before = enrolment_rates(YEAR, "430621100")
+    assert [(r.code, r.registered, r.enrolled) for r in before.rows][1] == (VILLAGE_A2, 2, 1)
+    Enrolment.objects.filter(person=missing[0], year=YEAR).update(status="enrolled")  # paid since
+    newcomer = make_person(VILLAGE_A2, seq=8, name="辛")  # registered after an unlinked enrolment arrived
+    Enrolment.objects.create(id_number=newcomer.id_number, name="辛", year=YEAR, status="enrolled",
+                             region_id=VILLAGE_A2)
+    make_person(VILLAGE_A2, seq=9, name="壬")
+    after = enrolment_rates(YEAR, "430621100")
+    assert [(r.code, r.registered, r.enrolled) for r in after.rows] == [(VILLAGE_A, 2, 2), (VILLAGE_A2, 4, 3)]

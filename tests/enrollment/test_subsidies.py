@@ -196,3 +196,20 @@ def test_cutoff_date_is_a_parameter(people):
 def test_no_policy_no_computation(regions):
     with pytest.raises(NoPolicy):
         compute_subsidies(1999)
+
+
+def test_changed_and_removed_lines_are_in_the_audit_trail(people):
+    from poverty_registry.models import PersonCategory
+
+    compute_subsidies(Y)
+    PersonCategory.objects.filter(person=people["dibao"]).update(valid_to="2023-06-30")  # lost 低保
+    PersonCategory.objects.filter(person=people["tuopin"]).update(category="tekun")  # now 特困
+    before = line(people["tuopin"])
+    run = compute_subsidies(Y)
+    assert (run.added, run.changed, run.removed) == (0, 1, 1)
+    records = AuditRecord.objects.filter(table_name="enrollment_subsidyline")
+    updated = records.get(action="UPDATE")
+    assert updated.object_pk == str(before.pk)
+    assert (Decimal(str(updated.before["subsidy"])), Decimal(str(updated.after["subsidy"]))) == (100, 400)
+    assert records.get(action="DELETE").before["person_id"] == people["dibao"].pk
+    assert line(people["tuopin"]).pk == before.pk  # updated in place
