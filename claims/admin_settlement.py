@@ -166,7 +166,7 @@ class SettlementAdmin(ReadOnlyScopedAdmin):
     list_filter = ("is_current", "reason", "category")
     search_fields = ("=claim__claim_no",)
     list_select_related = ("claim",)
-    exclude = ("detail",)
+    exclude = ("digest",)
 
 
     @admin.display(description="结算单")

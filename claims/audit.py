@@ -55,6 +55,7 @@ DECLARE
   region_o text := 'NULL::text'; region_n text := 'NULL::text';
   join_o text := ''; join_n text := '';
   changes text;
+  found boolean;
   prev bytea;
 BEGIN
   IF cols IS NULL THEN
@@ -87,6 +88,20 @@ BEGIN
                       pk, json_o, region_o, join_o);
   END IF;
 
+  -- The chain lock is held to the end of the transaction: a statement with nothing to record (an update
+  -- of unaudited columns only, an empty statement) must not take it, or it would wait for every other
+  -- writer's commit for nothing.
+  IF TG_OP = 'UPDATE' THEN
+    -- count, not EXISTS: a first-row plan would join the transition tables by nested loop
+    EXECUTE format('SELECT count(*) > 0 FROM audit_old o JOIN audit_new n ON n.%I = o.%I'
+                   ' WHERE %s IS DISTINCT FROM %s', pk, pk, row_o, row_n) INTO found;
+  ELSE
+    EXECUTE format('SELECT EXISTS (SELECT FROM %I)', CASE TG_OP WHEN 'INSERT' THEN 'audit_new' ELSE 'audit_old' END)
+      INTO found;
+  END IF;
+  IF NOT found THEN
+    RETURN NULL;
+  END IF;
   -- The lock comes before the ids are drawn, so id order is the order the chain is built in; one
   -- INSERT … SELECT hashes every record and chains them in id order (a window over the aggregate).
   PERFORM pg_advisory_xact_lock(7303);

@@ -133,16 +133,17 @@ class Settlement(models.Model):
     special_insurance = models.DecimalField(TIER_NAMES["special_insurance"], **MONEY)
     backstop = models.DecimalField(TIER_NAMES["backstop"], **MONEY)
     self_pay = models.DecimalField("个人自付", **MONEY)
-    detail = models.JSONField("各档计算明细")
+    # A digest of the explanation: a re-settlement whose digest is unchanged writes no new version.
+    digest = models.CharField("明细摘要", max_length=24, blank=True)
     reason = models.CharField("结算原因", max_length=60, blank=True)
     region = models.ForeignKey(Region, models.PROTECT, verbose_name="区划", db_index=False)
     settled_at = models.DateTimeField("结算时间", auto_now_add=True)
 
     region_field = "region__code"
     audited = True
-    # The explanation is derived from the audited claim, policy and amounts; is_current follows from the
-    # versions (the newest is current), each of which enters the trail when it is written.
-    audit_exclude = ("detail", "is_current")
+    # is_current follows from the versions (the newest is current), each of which enters the trail when
+    # it is written.
+    audit_exclude = ("is_current",)
     objects = RegionScopedManager()
     tier_codes = TIER_CODES
 
@@ -159,6 +160,29 @@ class Settlement(models.Model):
 
     def __str__(self):
         return f"{self.claim.claim_no} 第{self.version}版"
+
+    @property
+    def detail(self) -> dict:
+        """The tier-by-tier explanation the settlement sheet prints (SettlementDetail)."""
+        return self.explanation.detail
+
+
+class SettlementDetail(models.Model):
+    """The explanation of one settlement version: per tier base, deductible, ratio, bands, cap left, amount
+    and the Chinese note, as the engine returned it. Kept beside the narrow settlement row, so retiring a
+    version, loading a year for re-settlement and the statistics never read the 1–2 KB of text. Written once
+    with its version, never changed; derived from the audited claim, policy and amounts, so not audited
+    itself."""
+
+    settlement = models.OneToOneField(Settlement, models.CASCADE, primary_key=True, related_name="explanation",
+                                      verbose_name="结算结果")
+    detail = models.JSONField("各档计算明细")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "结算明细"
+
+    def __str__(self):
+        return f"结算结果 {self.settlement_id} 的明细"
 
 
 class AuditRecord(models.Model):

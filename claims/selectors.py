@@ -42,7 +42,7 @@ class TierLine:
 
 def sheet_versions(claim: Claim, version: int | None = None) -> dict:
     """The current (or a chosen) version and the one before it, tier by tier, with the difference."""
-    versions = list(claim.settlements.select_related("policy").order_by("-version"))
+    versions = list(claim.settlements.select_related("policy", "explanation").order_by("-version"))
     if not versions:
         return {"versions": [], "current": None}
     chosen = next((v for v in versions if v.version == version), None) if version else None

@@ -48,8 +48,8 @@ LOCK_SPACE_PERSON = 6302  # advisory lock (space, hash of id_number|year): one p
 FEW_KEYS = 200  # up to this many person-years lock one by one; more lock their buckets exclusively
 
 TIER_COLUMNS = ("basic", "critical", "assistance", "hospital_waiver", "special_insurance", "backstop")
-SETTLEMENT_COLUMNS = ("claim_id", "version", "is_current", "policy_id", "category", "enrolled", *TIER_COLUMNS,
-                      "self_pay", "detail", "reason", "region_id", "settled_at")
+SETTLEMENT_COLUMNS = ("id", "claim_id", "version", "is_current", "policy_id", "category", "enrolled", *TIER_COLUMNS,
+                      "self_pay", "digest", "reason", "region_id", "settled_at")
 
 
 @dataclass
@@ -81,6 +81,7 @@ class _ClaimRow:
     current_id: int | None  # the current settlement version's row, retired when a new one is written
     current_digest: str | None
     current_paid: Decimal
+    marked_settled: bool  # the claim's status already says settled
 
 
 # ---------------------------------------------------------------- entry points
@@ -164,6 +165,10 @@ def resettle_chunks(run_id: int) -> ResettleRun:
             if chunk is None:
                 break
             _tune_bulk_transaction()
+            # A chunk lost to a crash in the instant after its commit is simply settled again: its done
+            # flag is in the same transaction. So the commit need not wait for the disk.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
             _lock_buckets(run.year, [chunk.bucket], shared=False)
             outcome = settle_person_years([(i, run.year) for i in chunk.id_numbers], reason=run.reason, lock=False)
             ResettleChunk.objects.filter(pk=chunk.pk).update(done=True)
@@ -241,8 +246,9 @@ def _keys_of_claims(claim_ids: Iterable[int]) -> list[Key]:
 CLAIMS_SQL = """
 SELECT c.id, c.claim_no, c.hospital_level, c.in_county, c.visit_type, c.referral, c.admission_date,
        c.discharge_date, c.diagnosis, c.total_cost, c.uncovered_cost, c.id_number, c.year, c.region_id, c.name,
-       c.person_id, s.version, s.id, s.detail ->> 'digest',
-       s.basic + s.critical + s.assistance + s.hospital_waiver + s.special_insurance + s.backstop
+       c.person_id, s.version, s.id, s.digest,
+       s.basic + s.critical + s.assistance + s.hospital_waiver + s.special_insurance + s.backstop,
+       c.status = 'settled'
 FROM claims_claim c
 JOIN unnest(%s::text[], %s::int[]) AS k(id_number, year) ON c.id_number = k.id_number AND c.year = k.year
 LEFT JOIN claims_settlement s ON s.claim_id = c.id AND s.is_current
@@ -257,7 +263,8 @@ def _load_claims(keys: Sequence[Key]) -> dict[Key, list[_ClaimRow]]:
     for r in rows:
         facts = ClaimFacts(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
         by_key[(r[11], r[12])].append(
-            _ClaimRow(r[0], facts, r[13], r[14], r[15], r[16] or 0, r[17], r[18], r[19] if r[19] is not None else ZERO))
+            _ClaimRow(r[0], facts, r[13], r[14], r[15], r[16] or 0, r[17], r[18], r[19] if r[19] is not None else ZERO,
+                      r[20]))
     return by_key
 
 
@@ -322,8 +329,7 @@ def detail_json(result: ClaimSettlement) -> tuple[str, str]:
             for t in result.tiers
         ],
     }, ensure_ascii=False, separators=(",", ":"))
-    digest = hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
-    return '{"digest":"%s",%s' % (digest, body[1:]), digest  # noqa: UP031 — splice, not formatting
+    return body, hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
 
 
 @dataclass
@@ -361,7 +367,8 @@ def _settle_and_write(rows: dict[Key, list[_ClaimRow]], persons: dict[str, _Pers
         for result in results:
             claim = by_no[result.claim_no]
             text, digest = detail_json(result)
-            settled_ids.append(claim.claim_id)
+            if not claim.marked_settled:
+                settled_ids.append(claim.claim_id)
             if digest == claim.current_digest:
                 continue
             first = claim.current_version == 0
@@ -372,12 +379,13 @@ def _settle_and_write(rows: dict[Key, list[_ClaimRow]], persons: dict[str, _Pers
             outcome.paid_difference += result.reimbursed - claim.current_paid
             amounts = [t.amount for t in result.tiers]
             new_rows.append((claim.claim_id, claim.current_version + 1, True, policy.pk, result.category or "",
-                             result.enrolled, *amounts, result.self_pay, text,
-                             REASON_FIRST if first else reason, claim.region_id, now))
+                             result.enrolled, *amounts, result.self_pay, digest,
+                             REASON_FIRST if first else reason, claim.region_id, now, text))
         totals[key] = _year_total(_latest(claims), person, results)
+    # Unaudited writes first: the audit chain lock, held to the commit, is taken as late as possible.
+    _write_year_totals(totals, policies)
     _write_versions(new_rows, retired)
     _mark_settled(settled_ids)
-    _write_year_totals(totals, policies)
     return outcome
 
 
@@ -403,8 +411,8 @@ def _year_total(last: _ClaimRow, person: _Person, results: list[ClaimSettlement]
 # ---------------------------------------------------------------- writing
 
 SMALL_WRITE = 64  # up to this many rows travel as arrays (unnest); more are COPYed into a staging table
-SETTLEMENT_TYPES = ("bigint", "int", "boolean", "bigint", "text", "boolean", *["numeric"] * 7, "jsonb", "text",
-                    "text", "timestamptz")
+SETTLEMENT_TYPES = ("bigint", "bigint", "int", "boolean", "bigint", "text", "boolean", *["numeric"] * 7, "text",
+                    "text", "text", "timestamptz")
 
 
 @contextlib.contextmanager
@@ -427,18 +435,30 @@ def _staged(name: str, columns: Sequence[str], types: Sequence[str], rows: list[
 
 def _write_versions(new_rows: list[tuple], retired: list[int]) -> None:
     """Retire the current versions (by primary key: an index look-up whatever the table's statistics say),
-    then write the new ones: a batch by COPY straight into the table (the audit triggers see COPY as one
-    statement), a few as one INSERT from arrays."""
+    then write the new ones and their explanations (the last item of each row) under ids drawn beforehand:
+    a batch by COPY straight into the tables (the audit triggers see a COPY as one statement), a few as
+    INSERTs from arrays."""
     if not new_rows:
         return
     with connection.cursor() as cursor:
         cursor.execute("UPDATE claims_settlement SET is_current = false WHERE id = ANY(%s)", [retired])
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('claims_settlement', 'id')) "
+                       "FROM generate_series(1, %s)", [len(new_rows)])
+        ids = [row[0] for row in cursor.fetchall()]
     new_rows.sort(key=lambda row: row[0])  # claim order: the (claim, version) index is filled in order
+    versions = [(pk, *row[:-1]) for pk, row in zip(ids, new_rows)]
+    details = [(pk, row[-1]) for pk, row in zip(ids, new_rows)]
+    # The explanations go first (unaudited, their foreign key is checked at commit), the audited versions last.
     if len(new_rows) > SMALL_WRITE:
-        copy_rows("claims_settlement", SETTLEMENT_COLUMNS, new_rows)
+        copy_rows("claims_settlementdetail", ("settlement_id", "detail"), details)
+        copy_rows("claims_settlement", SETTLEMENT_COLUMNS, versions)
         return
+    with _staged("detail_stage", ("settlement_id", "detail"), ("bigint", "jsonb"), details) as (source, params), \
+            connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO claims_settlementdetail (settlement_id, detail) "
+                       f"SELECT settlement_id, detail FROM {source}", params)
     columns = ", ".join(SETTLEMENT_COLUMNS)
-    with _staged("settlement_stage", SETTLEMENT_COLUMNS, SETTLEMENT_TYPES, new_rows) as (source, params), \
+    with _staged("settlement_stage", SETTLEMENT_COLUMNS, SETTLEMENT_TYPES, versions) as (source, params), \
             connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO claims_settlement ({columns}) SELECT {columns} FROM {source}", params)
 
@@ -446,8 +466,7 @@ def _write_versions(new_rows: list[tuple], retired: list[int]) -> None:
 def _mark_settled(claim_ids: list[int]) -> None:
     if claim_ids:
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE claims_claim SET status = 'settled' WHERE id = ANY(%s) AND status <> 'settled'",
-                           [claim_ids])
+            cursor.execute("UPDATE claims_claim SET status = 'settled' WHERE id = ANY(%s)", [claim_ids])
 
 
 TOTAL_COLUMNS = ("id_number", "year", "name", "person_id", "region_id", "category", "claim_count", "total_cost",

@@ -128,7 +128,7 @@ def _change_policy(special_insurance_ratio: str) -> None:
 def _orm_loop(limit: int) -> int:
     """The straightforward way: for each claim in settlement order, load it and its person through the ORM,
     compute with the engine (year-to-date kept per person), save the old version and the new one."""
-    from claims.models import Claim, Settlement
+    from claims.models import Claim, Settlement, SettlementDetail
     from claims.policy import params_of, policy_for
     from claims.settlement import CategorySpan, ClaimFacts, PersonFacts, YearToDate, settle_claim
     from enrollment.models import Enrolment
@@ -153,10 +153,11 @@ def _orm_loop(limit: int) -> int:
         if old:
             old.is_current = False
             old.save(update_fields=["is_current"])
-        Settlement.objects.create(
+        version = Settlement.objects.create(
             claim=claim, version=(old.version if old else 0) + 1, policy=policy, category=result.category or "",
             enrolled=result.enrolled, **{t.tier: t.amount for t in result.tiers}, self_pay=result.self_pay,
-            detail=result.to_dict(), reason="逐单重算", region_id=claim.region_id)
+            reason="逐单重算", region_id=claim.region_id)
+        SettlementDetail.objects.create(settlement=version, detail=result.to_dict())
         claim.status = "settled"
         claim.save(update_fields=["status"])
     return len(ids)
