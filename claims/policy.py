@@ -52,11 +52,16 @@ def policies_for(year: int, region_codes) -> dict[str, PolicySet]:
 
 
 def params_of(policy: PolicySet) -> PolicyParams:
-    """The engine's parameters of a stored policy set (parsed once per version and content)."""
+    """The engine's parameters of a stored policy set (parsed once per version and content; remembered on
+    the instance too, since a batch asks for them once per person-year)."""
+    remembered = policy.__dict__.get("_engine_params")
+    if remembered is not None and remembered[0] is policy.params:
+        return remembered[1]
     key = (policy.pk, json.dumps(policy.params, sort_keys=True))
     params = _PARAMS_CACHE.get(key)
     if params is None:
         params = _PARAMS_CACHE[key] = PolicyParams.from_dict(policy.params)
+    policy.__dict__["_engine_params"] = (policy.params, params)
     return params
 
 

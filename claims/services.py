@@ -305,10 +305,13 @@ def _load_persons(id_numbers: Sequence[str]) -> dict[str, _Person]:
 
 # ---------------------------------------------------------------- computing
 
+_DETAIL_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def detail_json(result: ClaimSettlement) -> tuple[str, str]:
     """(JSON text, digest) of a settlement's explanation: per tier base, deductible, ratio, bands, cap left,
     amount and the Chinese note. The digest tells whether a re-settlement changed anything."""
-    body = json.dumps({
+    body = _DETAIL_ENCODER.encode({
         "category": result.category,
         "poor": result.poor,
         "enrolled": result.enrolled,
@@ -328,7 +331,7 @@ def detail_json(result: ClaimSettlement) -> tuple[str, str]:
             }
             for t in result.tiers
         ],
-    }, ensure_ascii=False, separators=(",", ":"))
+    })
     return body, hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
 
 

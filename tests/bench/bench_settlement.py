@@ -33,7 +33,7 @@ def run() -> list[Entry]:
     os.environ.setdefault("RESETTLE_WORKERS", "2")
     with audit_context(source="bench"):
         numbers = _seed(persons, claims)
-        with celery_worker(concurrency=2):  # the batch runs as in production: a Celery job, two processes
+        with celery_worker(concurrency=int(os.environ["RESETTLE_WORKERS"])):  # as in production: a Celery job
             first = _resettle("首次结算")
             _change_policy("0.45")
             run, seconds = timed(_resettle, "政策调整重算")
