@@ -15,7 +15,7 @@ class Enrolment(models.Model):
     year = models.PositiveSmallIntegerField("参保年度")
     status = models.CharField("参保状态", max_length=12, choices=ENROLMENT_STATUSES.items())
     paid_date = models.DateField("缴费日期", null=True, blank=True)
-    region = models.ForeignKey(Region, models.PROTECT, verbose_name="参保地区划")
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="参保地区划", db_index=False)
     person = models.ForeignKey(Person, models.SET_NULL, null=True, blank=True, related_name="enrolments",
                                verbose_name="建档立卡人员", db_constraint=False)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
@@ -30,6 +30,8 @@ class Enrolment(models.Model):
         constraints = [models.UniqueConstraint(fields=["id_number", "year"], name="one_enrolment_per_person_year")]
         indexes = [
             models.Index(fields=["year", "status"], name="enrolment_year_status"),
+            # the one region index: equality and the prefix of scoping
+            models.Index(fields=["region"], name="enrolment_region", opclasses=["varchar_pattern_ops"]),
             # The enrolment-rate page: only the registered persons' enrolments, found by person.
             models.Index(fields=["year", "person"], name="enrolment_year_person_enrolled",
                          condition=models.Q(status="enrolled", person__isnull=False)),

@@ -83,7 +83,8 @@ class User(AbstractUser):
 
 class Household(models.Model):
     household_no = models.CharField("户编号", max_length=30, unique=True)
-    region = models.ForeignKey(Region, models.PROTECT, verbose_name="所在村（社区）")
+    # One region index (below) serves equality and the prefix of scoping; no second one to write per row.
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="所在村（社区）", db_index=False)
     created_at = models.DateTimeField("建档时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)
 
@@ -94,6 +95,7 @@ class Household(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "建档立卡户"
         ordering = ["household_no"]
+        indexes = [models.Index(fields=["region"], name="household_region", opclasses=["varchar_pattern_ops"])]
 
     def __str__(self):
         return f"户 {self.household_no}"
@@ -107,7 +109,7 @@ class Person(models.Model):
     household = models.ForeignKey(Household, models.PROTECT, related_name="members", verbose_name="所在户")
     relation = models.CharField("与户主关系", max_length=20, blank=True)
     is_head = models.BooleanField("是否户主", default=False, editable=False)
-    region = models.ForeignKey(Region, models.PROTECT, verbose_name="所在村（社区）")
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="所在村（社区）", db_index=False)
     poverty_status = models.CharField("脱贫状态", max_length=12, choices=POVERTY_STATUSES.items(), blank=True)
     phone = models.CharField("联系电话", max_length=30, blank=True)
     death_date = models.DateField("死亡日期", null=True, blank=True)
@@ -128,7 +130,9 @@ class Person(models.Model):
         ]
         indexes = [
             models.Index(fields=["name"], name="person_name_prefix", opclasses=["varchar_pattern_ops"]),
-            models.Index(fields=["region", "id"], name="person_region"),
+            # equality and the prefix of scoping (LIKE '430621%') on region, then id for paging
+            models.Index(fields=["region", "id"], name="person_region_prefix",
+                         opclasses=["varchar_pattern_ops", "int8_ops"]),
         ]
 
     def __str__(self):
