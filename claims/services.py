@@ -456,7 +456,7 @@ def _write_versions(new_rows: list[tuple], retired: list[int]) -> None:
         copy_rows("claims_settlementdetail", ("settlement_id", "detail"), details)
         copy_rows("claims_settlement", SETTLEMENT_COLUMNS, versions)
         return
-    with _staged("detail_stage", ("settlement_id", "detail"), ("bigint", "jsonb"), details) as (source, params), \
+    with _staged("detail_stage", ("settlement_id", "detail"), ("bigint", "text"), details) as (source, params), \
             connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO claims_settlementdetail (settlement_id, detail) "
                        f"SELECT settlement_id, detail FROM {source}", params)

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             name='SettlementDetail',
             fields=[
                 ('settlement', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='explanation', serialize=False, to='claims.settlement', verbose_name='结算结果')),
-                ('detail', models.JSONField(verbose_name='各档计算明细')),
+                ('detail', models.TextField(verbose_name='各档计算明细（JSON）')),
             ],
             options={
                 'verbose_name': '结算明细',
@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
         migrations.RunSQL(
             """
             INSERT INTO claims_settlementdetail (settlement_id, detail)
-            SELECT id, detail - 'digest' FROM claims_settlement;
+            SELECT id, (detail - 'digest')::text FROM claims_settlement;
             UPDATE claims_settlement SET digest = coalesce(detail ->> 'digest', '') WHERE detail ? 'digest';
             """,
             migrations.RunSQL.noop,

@@ -7,6 +7,7 @@ the ORM loop runs on a slice and is compared per claim), BENCH_SETTLE_ARRIVALS (
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 import statistics
@@ -157,7 +158,7 @@ def _orm_loop(limit: int) -> int:
             claim=claim, version=(old.version if old else 0) + 1, policy=policy, category=result.category or "",
             enrolled=result.enrolled, **{t.tier: t.amount for t in result.tiers}, self_pay=result.self_pay,
             reason="逐单重算", region_id=claim.region_id)
-        SettlementDetail.objects.create(settlement=version, detail=result.to_dict())
+        SettlementDetail.objects.create(settlement=version, detail=json.dumps(result.to_dict(), ensure_ascii=False))
         claim.status = "settled"
         claim.save(update_fields=["status"])
     return len(ids)
