@@ -46,7 +46,7 @@ class PersonYearTotal(models.Model):
     name = models.CharField("姓名", max_length=50)
     person = models.ForeignKey(Person, models.SET_NULL, null=True, blank=True, db_constraint=False,
                                related_name="year_totals", verbose_name="建档立卡人员")
-    region = models.ForeignKey(Region, models.PROTECT, verbose_name="参保人所在区划")
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="参保人所在区划", db_index=False)
     category = models.CharField("适用人员类别", max_length=20, blank=True)
     claim_count = models.PositiveIntegerField("就诊人次")
     total_cost = models.DecimalField("医疗总费用累计", **MONEY)
@@ -65,6 +65,7 @@ class PersonYearTotal(models.Model):
         constraints = [models.UniqueConstraint(fields=["id_number", "year"], name="person_year_total_unique")]
         indexes = [
             models.Index(fields=["year", "at_risk", "region"], name="person_year_risk"),
+            models.Index(fields=["region"], name="person_year_region", opclasses=["varchar_pattern_ops"]),
         ]
 
     def __str__(self):

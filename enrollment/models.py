@@ -141,7 +141,7 @@ class SubsidyLine(models.Model):
     subsidy = models.DecimalField("资助金额", **MONEY)
     fund = models.CharField("资金来源", max_length=60)
     policy = models.ForeignKey(SubsidyPolicy, models.PROTECT, verbose_name="所用政策版本")
-    region = models.ForeignKey(Region, models.PROTECT, verbose_name="所在村（社区）")
+    region = models.ForeignKey(Region, models.PROTECT, verbose_name="所在村（社区）", db_index=False)
     computed_at = models.DateTimeField("计算时间")
 
     region_field = "region__code"
@@ -156,7 +156,8 @@ class SubsidyLine(models.Model):
             models.CheckConstraint(condition=models.Q(subsidy__gt=0) & models.Q(subsidy__lte=models.F("premium")),
                                    name="subsidy_within_premium"),
         ]
-        indexes = [models.Index(fields=["year", "region"], name="subsidy_line_year_region")]
+        indexes = [models.Index(fields=["year", "region"], name="subsidy_line_year_region"),
+                   models.Index(fields=["region"], name="subsidy_line_region", opclasses=["varchar_pattern_ops"])]
 
     def __str__(self):
         return f"{self.name} {self.year}年 {self.subsidy}元"
