@@ -8,12 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections import defaultdict
-from operator import mul
 
 import openpyxl
 
 from poverty_registry import importing
-from poverty_registry.idnumber import IdNumberError, parse_id_number
+from poverty_registry.idnumber import IdNumberError, check_char, parse_id_number
 from poverty_registry.importing import ImportKind, ImportOutcome, RowError
 from poverty_registry.models import Region
 from poverty_registry.regions import RegionCodeError, canonical_code
@@ -66,18 +65,12 @@ SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM
 """
 
 
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
-# The weighted sum over the ASCII codes of 17 digits is the sum over the digits plus 48 × the weights' sum.
-_ASCII_ZERO_SUM = 48 * sum(_WEIGHTS)
-
-
 def quick_valid(text, today_digits: str) -> bool:
     """The common case, an already normalised valid 18-digit number, without parse_id_number's general path;
     anything else (or anything doubtful) goes through parse_id_number for its normalising and its message."""
     if type(text) is not str or len(text) != 18 or not text.isascii() or not text[:17].isdigit():
         return False
-    if _CHECK[(sum(map(mul, text[:17].encode(), _WEIGHTS)) - _ASCII_ZERO_SUM) % 11] != text[17]:
+    if check_char(text[:17]) != text[17]:
         return False
     birth = text[6:14]
     if not ("18000101" <= birth <= today_digits) or not ("01" <= birth[4:6] <= "12"):
