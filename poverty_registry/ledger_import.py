@@ -27,6 +27,7 @@ from .scoping import region_prefix
 from .tabular import RowError
 
 PARSE_CACHE_SECONDS = 3600
+ANALYZE_AFTER_ROWS = 1000  # a file this large can change the ledger's statistics
 STAGE_COLUMNS = ("excel_row", "household_no", "name", "id_number", "sex", "birth_date", "relation", "is_head",
                  "village_code", "status", "phone", "categories")
 
@@ -142,14 +143,19 @@ CATEGORY_SQL = (
        AND c.valid_from < %(today)s AND (c.valid_to IS NULL OR c.valid_to >= %(today)s)
        AND NOT (c.category = ANY (string_to_array(coalesce(s.categories, ''), ',')))
     """,
+    # The categories held are read once, before the insert: an anti-join against the table being filled
+    # would rescan its growing heap for every row when the statistics say it is (nearly) empty.
     """
+    WITH held AS MATERIALIZED (
+      SELECT c.person_id, c.category FROM poverty_registry_personcategory c
+        JOIN poverty_registry_person p ON p.id = c.person_id JOIN ledger_stage s ON s.id_number = p.id_number
+       WHERE c.valid_to IS NULL OR c.valid_to >= %(today)s
+    )
     INSERT INTO poverty_registry_personcategory (person_id, category, valid_from, valid_to, source)
     SELECT p.id, listed.category, %(today)s, NULL, 'ledger'
       FROM ledger_stage s JOIN poverty_registry_person p ON p.id_number = s.id_number
      CROSS JOIN LATERAL unnest(string_to_array(s.categories, ',')) AS listed(category)
-     WHERE NOT EXISTS (SELECT 1 FROM poverty_registry_personcategory c
-                        WHERE c.person_id = p.id AND c.category = listed.category
-                          AND (c.valid_to IS NULL OR c.valid_to >= %(today)s))
+     WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.person_id = p.id AND h.category = listed.category)
     """,
 )
 
@@ -174,14 +180,20 @@ class LedgerKind(importing.ImportKind):
         with connection.cursor() as cursor:
             importing.create_staging_table(cursor, "ledger_stage", STAGE_COLUMNS_SQL)
             importing.copy_rows("ledger_stage", STAGE_COLUMNS, (_stage_row(row) for row in parse.accepted))
+            cursor.execute("ANALYZE ledger_stage")
             parse = self._reject_conflicts(cursor, parse, user)
             with_categories = parse.has_column("categories")
             cursor.execute(COUNT_SQL, {"today": today, "with_categories": with_categories})
             created, updated, households = cursor.fetchone()
             if not dry_run:
                 progress(60, "写入台账")
-                for statement in UPSERT_SQL:
+                for statement, written in zip(UPSERT_SQL, ("poverty_registry_household", None,
+                                                           "poverty_registry_person")):
                     cursor.execute(statement)
+                    if written and len(parse.accepted) >= ANALYZE_AFTER_ROWS:
+                        # The next statements join what this one wrote: plan them on statistics that
+                        # count it (ANALYZE sees this transaction's rows), not on those of an emptier ledger.
+                        cursor.execute(f"ANALYZE {written}")
                 if with_categories:
                     progress(85, "更新人员类别")
                     for statement in CATEGORY_SQL:
