@@ -82,7 +82,7 @@ class User(AbstractUser):
 
 
 class Household(models.Model):
-    household_no = models.CharField("户编号", max_length=30, unique=True)
+    household_no = models.CharField("户编号", max_length=30)  # unique by a constraint: see Person.id_number
     # One region index (below) serves equality and the prefix of scoping; no second one to write per row.
     region = models.ForeignKey(Region, models.PROTECT, verbose_name="所在村（社区）", db_index=False)
     created_at = models.DateTimeField("建档时间", auto_now_add=True)
@@ -95,6 +95,8 @@ class Household(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "建档立卡户"
         ordering = ["household_no"]
+        constraints = [models.UniqueConstraint(fields=["household_no"], name="household_no_unique",
+                                               violation_error_message="该户编号已存在")]
         indexes = [models.Index(fields=["region"], name="household_region", opclasses=["varchar_pattern_ops"])]
 
     def __str__(self):
@@ -102,7 +104,9 @@ class Household(models.Model):
 
 
 class Person(models.Model):
-    id_number = models.CharField("身份证号", max_length=18, unique=True)
+    # Unique by a constraint, not unique=True: the field option would add a second (LIKE) index that no
+    # search uses (an ID number is looked up whole), written for every imported person.
+    id_number = models.CharField("身份证号", max_length=18)
     name = models.CharField("姓名", max_length=50)
     sex = models.CharField("性别", max_length=1, choices=SEXES.items(), editable=False)
     birth_date = models.DateField("出生日期", editable=False)
@@ -125,6 +129,8 @@ class Person(models.Model):
         ordering = ["id"]
         permissions = [("view_full_id_number", "可查看完整身份证号")]
         constraints = [
+            models.UniqueConstraint(fields=["id_number"], name="person_id_number_unique",
+                                    violation_error_message="该身份证号已登记"),
             models.UniqueConstraint(fields=["household"], condition=Q(is_head=True), name="one_head_per_household"),
             models.CheckConstraint(condition=Q(sex__in=list(SEXES)), name="person_sex_valid"),
         ]
