@@ -129,3 +129,32 @@ def test_import_claims_command_prints_json(people, tmp_path):
         "rows_read": 2, "created": 1, "updated": 0, "settled": 1, "rows_rejected": 1}
     assert result["errors"] == [{"row": 3, "column": "身份证号",
                                  "message": "查无此人：110101199003070011 既不在建档立卡台账中，2024年度也未参保"}]
+
+
+def test_hospital_xlsx_with_a_title_row_and_real_excel_cells(people, tmp_path):
+    """A hospital's .xlsx: a title above the header, dates as Excel dates, amounts as numbers, the ID number
+    as text: the claims land with their dates and amounts to the fen, and are settled on arrival."""
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["岳阳县人民医院 2024年3月 出院结算清单"])
+    sheet.append(list(COLUMNS.values()))
+    sheet.append(["X1", "H43062100001", "岳阳县人民医院", "县级", "是", "否", "住院", people["dibao"].id_number,
+                  "低保甲", dt.date(2024, 3, 1), dt.date(2024, 3, 10), "J18.900", 20000, 2000])
+    sheet.append(["X2", "H43062100001", "岳阳县人民医院", "县级", "是", "否", "住院", people["other"].id_number,
+                  "平江乙", dt.date(2024, 3, 2), dt.date(2024, 3, 9), "J18.900", 8000.5, 0])
+    path = tmp_path / "claims.xlsx"
+    book.save(path)
+    outcome = importing.KINDS["claims"].run(path.read_bytes(), "claims.xlsx", None, dry_run=False,
+                                            progress=lambda *a: None)
+    assert (outcome.rows_read, outcome.rows_rejected, outcome.errors) == (2, 0, [])
+    x1, x2 = Claim.objects.get(claim_no="X1"), Claim.objects.get(claim_no="X2")
+    assert (x1.admission_date, x1.discharge_date, x1.total_cost, x1.uncovered_cost) == \
+        (dt.date(2024, 3, 1), dt.date(2024, 3, 10), Decimal("20000.00"), Decimal("2000.00"))
+    assert x2.total_cost == Decimal("8000.50")
+    settled = Settlement.objects.get(claim=x1, is_current=True)
+    assert settled.self_pay + sum(getattr(settled, t) for t in Settlement.tier_codes) == Decimal("20000.00")
+    assert (settled.category, x1.status, x2.status) == ("dibao", "settled", "settled")
