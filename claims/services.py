@@ -169,6 +169,7 @@ def resettle_chunks(run_id: int) -> ResettleRun:
             # flag is in the same transaction. So the commit need not wait for the disk.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
+            _check_references_early()
             _lock_buckets(run.year, [chunk.bucket], shared=False)
             outcome = settle_person_years([(i, run.year) for i in chunk.id_numbers], reason=run.reason, lock=False)
             ResettleChunk.objects.filter(pk=chunk.pk).update(done=True)
@@ -186,6 +187,23 @@ def resettle_chunks(run_id: int) -> ResettleRun:
 
 def fail_run(run_id: int, message: str) -> None:
     ResettleRun.objects.filter(pk=run_id).update(status="failed", message=message[:2000])
+
+
+def _check_references_early() -> None:
+    """Foreign keys checked at the end of each statement instead of at commit, so the checks of the new
+    versions run before their audit records take the chain lock, not while it is held. The explanations
+    are written before their versions: their one reference waits for the commit."""
+    global _DETAIL_FOREIGN_KEY
+    with connection.cursor() as cursor:
+        if _DETAIL_FOREIGN_KEY is None:
+            cursor.execute("SELECT conname FROM pg_constraint WHERE contype = 'f' "
+                           "AND conrelid = 'claims_settlementdetail'::regclass")
+            _DETAIL_FOREIGN_KEY = cursor.fetchone()[0]
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"SET CONSTRAINTS {connection.ops.quote_name(_DETAIL_FOREIGN_KEY)} DEFERRED")
+
+
+_DETAIL_FOREIGN_KEY: str | None = None
 
 
 def _tune_bulk_transaction() -> None:
