@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.bench.harness import Entry, timed
+from tests.bench.harness import Entry, steady_state, timed
 
 COUNTY = "430621"
 YEAR = 2025
@@ -145,6 +145,7 @@ def run() -> list[Entry]:
     peer_persons = int(os.environ.get("BENCH_ENROL_PEER_PERSONS", "2000"))
     ensure_default_policies()
     _, seconds = timed(seed, persons, rows)
+    steady_state()
     print(f"  seeded {persons:,} persons and {rows:,} enrolment rows in {seconds:.1f} s", flush=True)
 
     entries = []

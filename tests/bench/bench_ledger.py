@@ -102,11 +102,13 @@ def ours(data: bytes, filename: str, user):
 
 
 def analyze_ledger() -> None:
-    """Statistics as autovacuum would have them in steady state, before each measured import (ours and the
-    peer's per-row look-ups alike), so no measurement depends on whether autovacuum has run yet."""
+    """Statistics as autovacuum would have them in steady state, and no checkpoint pending, before each
+    measured import (ours and the peer's per-row look-ups alike): no measurement depends on whether
+    autovacuum or the checkpointer has run yet."""
     from django.db import connection
 
     with connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
         cursor.execute("ANALYZE poverty_registry_household, poverty_registry_person, poverty_registry_personcategory")
 
 

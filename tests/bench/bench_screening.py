@@ -13,7 +13,7 @@ import random
 import statistics
 from decimal import Decimal
 
-from tests.bench.harness import Entry, timed
+from tests.bench.harness import Entry, steady_state, timed
 
 YEAR = 2025
 CHECK_FUNCTION = """
@@ -313,6 +313,7 @@ def run() -> list[Entry]:
     peer_claims = int(os.environ.get("BENCH_SCREEN_PEER_CLAIMS", str(slice_claims)))
     arriving = int(os.environ.get("BENCH_SCREEN_ARRIVING", "200"))
     _, gen_seconds = timed(generate, claims, slice_claims)
+    steady_state()
     print(f"generated {claims:,} + {slice_claims:,} claims in {gen_seconds:.1f} s", flush=True)
     with audit_context(source="bench"):
         year_counts, year_seconds = timed(screen_year, YEAR)

@@ -14,7 +14,7 @@ import statistics
 import time
 from decimal import Decimal
 
-from tests.bench.harness import Entry, celery_worker, timed
+from tests.bench.harness import Entry, celery_worker, steady_state, timed
 
 YEAR = 2024
 LEVELS = (("township", 30), ("county", 45), ("city", 20), ("province", 5))
@@ -34,6 +34,7 @@ def run() -> list[Entry]:
     os.environ.setdefault("RESETTLE_WORKERS", "2")
     with audit_context(source="bench"):
         numbers = _seed(persons, claims)
+        steady_state()
         with celery_worker(concurrency=int(os.environ["RESETTLE_WORKERS"])):  # as in production: a Celery job
             first = _resettle("首次结算")
             _change_policy("0.45")

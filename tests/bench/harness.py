@@ -79,6 +79,16 @@ def celery_worker(concurrency: int = 2):
             process.kill()
 
 
+def steady_state() -> None:
+    """After generating data, before measuring: a checkpoint now (not one flushing the generated gigabytes in
+    the middle of a measurement) and fresh statistics, as a database in service would have them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CHECKPOINT")
+        cursor.execute("ANALYZE")
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
