@@ -9,6 +9,7 @@ table and write them back with one UPDATE and one INSERT.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -142,11 +143,10 @@ def prepare_resettle(run_id: int, *, chunk_persons: int = 5_000) -> ResettleRun:
                 [LOCK_BUCKETS, run.year, run.region_id.replace("%", "") + "%"],
             )
             by_bucket = cursor.fetchall()
-        chunks = [ResettleChunk(run=run, seq=0, bucket=bucket, id_numbers=numbers[i:i + chunk_persons])
+        pieces = [(bucket, numbers[i:i + chunk_persons])
                   for bucket, numbers in by_bucket for i in range(0, len(numbers), chunk_persons)]
-        for seq, chunk in enumerate(chunks):
-            chunk.seq = seq
-        ResettleChunk.objects.bulk_create(chunks)
+        ResettleChunk.objects.bulk_create(ResettleChunk(run=run, seq=seq, bucket=bucket, id_numbers=numbers)
+                                          for seq, (bucket, numbers) in enumerate(pieces))
         run.status, run.started_at = "running", run.started_at or timezone.now()
         run.persons_total = sum(len(numbers) for _, numbers in by_bucket)
         run.save(update_fields=["status", "started_at", "persons_total"])
@@ -193,17 +193,18 @@ def _check_references_early() -> None:
     """Foreign keys checked at the end of each statement instead of at commit, so the checks of the new
     versions run before their audit records take the chain lock, not while it is held. The explanations
     are written before their versions: their one reference waits for the commit."""
-    global _DETAIL_FOREIGN_KEY
     with connection.cursor() as cursor:
-        if _DETAIL_FOREIGN_KEY is None:
-            cursor.execute("SELECT conname FROM pg_constraint WHERE contype = 'f' "
-                           "AND conrelid = 'claims_settlementdetail'::regclass")
-            _DETAIL_FOREIGN_KEY = cursor.fetchone()[0]
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"SET CONSTRAINTS {connection.ops.quote_name(_DETAIL_FOREIGN_KEY)} DEFERRED")
+        cursor.execute(f"SET CONSTRAINTS {connection.ops.quote_name(_detail_foreign_key())} DEFERRED")
 
 
-_DETAIL_FOREIGN_KEY: str | None = None
+@functools.cache
+def _detail_foreign_key() -> str:
+    """The name Django's migration gave the explanation's foreign key to its version."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT conname FROM pg_constraint WHERE contype = 'f' "
+                       "AND conrelid = 'claims_settlementdetail'::regclass")
+        return cursor.fetchone()[0]
 
 
 def _tune_bulk_transaction() -> None:
@@ -230,22 +231,15 @@ def _lock_buckets(year: int, buckets: Iterable[int], *, shared: bool) -> None:
                        [LOCK_SPACE_BUCKET, year, LOCK_BUCKETS, sorted(set(buckets))])
 
 
-def _buckets_of(keys: Sequence[Key]) -> dict[int, list[int]]:
-    """Each year's lock buckets of the person-years, computed by PostgreSQL's hashtext like the chunks."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT y, {BUCKET_SQL.format('n')} FROM unnest(%s::text[], %s::int[]) AS k(n, y)",
-                       [LOCK_BUCKETS, [k[0] for k in keys], [k[1] for k in keys]])
-        buckets = defaultdict(list)
-        for year, bucket in cursor.fetchall():
-            buckets[year].append(bucket)
-    return buckets
-
-
 def _lock(keys: Sequence[Key]) -> None:
     """Two settlements of one person-year never interleave (they would both write version n+1)."""
-    buckets = _buckets_of(keys)
-    for year in sorted(buckets):
-        _lock_buckets(year, buckets[year], shared=len(keys) <= FEW_KEYS)
+    function = "pg_advisory_xact_lock_shared" if len(keys) <= FEW_KEYS else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        # the keys' buckets, hashed by PostgreSQL like the chunks, locked in one statement in sorted order
+        cursor.execute(
+            f"SELECT {function}(%s, k) FROM (SELECT DISTINCT y * %s + {BUCKET_SQL.format('n')} AS k "
+            "FROM unnest(%s::text[], %s::int[]) AS u(n, y)) b ORDER BY k",
+            [LOCK_SPACE_BUCKET, LOCK_BUCKETS, LOCK_BUCKETS, [k[0] for k in keys], [k[1] for k in keys]])
     if len(keys) > FEW_KEYS:
         return
     with connection.cursor() as cursor:
