@@ -12,7 +12,7 @@ from collections import defaultdict
 import openpyxl
 
 from poverty_registry import importing
-from poverty_registry.idnumber import IdNumberError, check_char, parse_id_number
+from poverty_registry.idnumber import IdNumberError, parse_id_number, quick_valid
 from poverty_registry.importing import ImportKind, ImportOutcome, RowError
 from poverty_registry.models import Region
 from poverty_registry.regions import RegionCodeError, canonical_code
@@ -63,29 +63,6 @@ WITH upserted AS (
 )
 SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM upserted
 """
-
-
-def quick_valid(text, today_digits: str) -> bool:
-    """The common case, an already normalised valid 18-digit number, without parse_id_number's general path;
-    anything else (or anything doubtful) goes through parse_id_number for its normalising and its message."""
-    if type(text) is not str or len(text) != 18 or not text.isascii() or not text[:17].isdigit():
-        return False
-    if check_char(text[:17]) != text[17]:
-        return False
-    birth = text[6:14]
-    if not ("18000101" <= birth <= today_digits) or not ("01" <= birth[4:6] <= "12"):
-        return False
-    day = birth[6:]
-    if day <= "28":
-        return day >= "01"
-    return day <= _MONTH_ENDS[birth[4:6]] and (birth[4:6] != "02" or day != "29" or _leap(int(birth[:4])))
-
-
-_MONTH_ENDS = {f"{m:02d}": f"{31 if m in (1, 3, 5, 7, 8, 10, 12) else 30 if m != 2 else 29}" for m in range(1, 13)}
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 class EnrolmentRows:
