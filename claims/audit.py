@@ -59,11 +59,13 @@ DECLARE
   prev bytea;
 BEGIN
   IF cols IS NULL THEN
-    json_o := 'to_jsonb(o)'; json_n := 'to_jsonb(n)'; row_o := 'to_jsonb(o)'; row_n := 'to_jsonb(n)';
-  ELSE  -- jsonb_build_object takes at most 100 arguments: 50 columns a call
-    SELECT string_agg('jsonb_build_object(' || part || ')', ' || ') INTO json_o
-      FROM (SELECT string_agg(format('%L, o.%I', c, c), ', ') AS part FROM unnest(cols) WITH ORDINALITY u(c, i)
-             GROUP BY (i - 1) / 50) s;
+    json_o := 'to_json(o)'; json_n := 'to_json(n)'; row_o := 'ROW(o.*)'; row_n := 'ROW(n.*)';
+  ELSE  -- json_build_object takes at most 100 arguments: 50 columns a call, more merged as jsonb
+    SELECT CASE WHEN count(*) = 1 THEN min(call)
+                ELSE '(' || string_agg(call || '::jsonb', ' || ' ORDER BY g) || ')::json' END INTO json_o
+      FROM (SELECT (i - 1) / 50 AS g, 'json_build_object(' || string_agg(format('%L, o.%I', c, c), ', ' ORDER BY i)
+                   || ')' AS call
+              FROM unnest(cols) WITH ORDINALITY u(c, i) GROUP BY (i - 1) / 50) s;
     json_n := replace(json_o, ', o.', ', n.');
     SELECT 'ROW(' || string_agg(format('o.%I', c), ', ') || ')' INTO row_o FROM unnest(cols) c;
     row_n := replace(row_o, 'o.', 'n.');
@@ -77,14 +79,14 @@ BEGIN
   END IF;
   -- An update that changes no audited column is not a change: compared as plain rows, before any JSON.
   IF TG_OP = 'INSERT' THEN
-    changes := format('SELECT n.%I AS k, NULL::jsonb AS before, %s AS after, %s AS region FROM audit_new n%s',
+    changes := format('SELECT n.%I AS k, NULL::json AS before, %s AS after, %s AS region FROM audit_new n%s',
                       pk, json_n, region_n, join_n);
   ELSIF TG_OP = 'UPDATE' THEN
     changes := format('SELECT n.%I AS k, %s AS before, %s AS after, %s AS region'
                       ' FROM audit_old o JOIN audit_new n ON n.%I = o.%I%s WHERE %s IS DISTINCT FROM %s',
                       pk, json_o, json_n, region_n, pk, pk, join_n, row_o, row_n);
   ELSE
-    changes := format('SELECT o.%I AS k, %s AS before, NULL::jsonb AS after, %s AS region FROM audit_old o%s',
+    changes := format('SELECT o.%I AS k, %s AS before, NULL::json AS after, %s AS region FROM audit_old o%s',
                       pk, json_o, region_o, join_o);
   END IF;
 
@@ -169,10 +171,13 @@ def audited_tables() -> list[tuple[str, str, str, str, str]]:
 
 
 def audited_columns(model) -> str:
-    """The columns whose values the trail keeps, as a PostgreSQL array literal: all but the password and
-    what the model lists in `audit_exclude`."""
+    """The columns whose values the trail keeps, as a PostgreSQL array literal: all but the password, the
+    times the row stamps on itself (the record's own time says when) and what the model lists in
+    `audit_exclude`."""
     excluded = {"password", *(model._meta.get_field(name).column for name in getattr(model, "audit_exclude", ()))}
-    return "{" + ",".join(f.column for f in model._meta.concrete_fields if f.column not in excluded) + "}"
+    return "{" + ",".join(f.column for f in model._meta.concrete_fields
+                          if f.column not in excluded and not getattr(f, "auto_now", False)
+                          and not getattr(f, "auto_now_add", False)) + "}"
 
 
 def install_triggers(using: str = "default", **kwargs) -> None:

@@ -1,6 +1,7 @@
 """Claims, settlement and fund supervision; and the audit trail that every app writes through triggers."""
 import json
 
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 from poverty_registry.models import Person, Region, User
@@ -188,17 +189,31 @@ class SettlementDetail(models.Model):
         return f"结算结果 {self.settlement_id} 的明细"
 
 
+class AuditJSONField(models.JSONField):
+    """A record's row as `json`, the text exactly as the trigger wrote and hashed it: building and storing
+    text costs a third of what jsonb does (binary form, then text again for the hash) at 100,000 rows a
+    statement, and the trail is read a record at a time, never searched inside."""
+
+    def db_type(self, connection):
+        return "json"
+
+    def from_db_value(self, value, expression, connection):
+        # psycopg decodes json itself (Django keeps only jsonb as text)
+        return value if value is None or not isinstance(value, str) else super().from_db_value(
+            value, expression, connection)
+
+
 class AuditRecord(models.Model):
     """One changed row. Written only by PostgreSQL triggers (claims.audit), never by the application."""
 
     ACTIONS = {"INSERT": "新增", "UPDATE": "修改", "DELETE": "删除"}
 
-    at = models.DateTimeField("时间", db_index=True)
+    at = models.DateTimeField("时间")
     table_name = models.CharField("数据表", max_length=80)
     object_pk = models.CharField("对象主键", max_length=40)
     action = models.CharField("操作", max_length=6, choices=ACTIONS.items())
-    before = models.JSONField("修改前", null=True)
-    after = models.JSONField("修改后", null=True)
+    before = AuditJSONField("修改前", null=True)
+    after = AuditJSONField("修改后", null=True)
     actor_id = models.BigIntegerField("操作人ID", null=True)
     actor_username = models.CharField("操作人", max_length=150, blank=True)
     ip = models.CharField("IP地址", max_length=45, blank=True)
@@ -217,6 +232,8 @@ class AuditRecord(models.Model):
             models.Index(fields=["table_name", "object_pk"], name="audit_object"),
             models.Index(fields=["actor_username", "at"], name="audit_actor"),
             models.Index(fields=["region_code"], name="audit_region", opclasses=["varchar_pattern_ops"]),
+            # Times grow with ids: a block-range index finds a period at a fraction of a B-tree's upkeep.
+            BrinIndex(fields=["at"], name="audit_at"),
         ]
 
     def __str__(self):
