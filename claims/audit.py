@@ -31,8 +31,7 @@ AT_TEXT_SQL = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
 
 TRIGGER_ROW_HASH = ROW_HASH_SQL.format(
     id="id", at="$1", table="%L", pk="object_pk", action="%L", before="before", after="after",
-    actor_id="($2 ->> 'user_id')", username="coalesce($2 ->> 'username', '')", ip="coalesce($2 ->> 'ip', '')",
-    source="coalesce($2 ->> 'source', '')", region="region_code")
+    actor_id="$2", username="$3", ip="$4", source="$5", region="region_code")
 
 FUNCTIONS_SQL = r"""
 -- One step of the chain: the hash of the predecessor's chain hash and this record's own hash.
@@ -46,6 +45,10 @@ CREATE OR REPLACE AGGREGATE audit_hash_chain(bytea, bytea) (SFUNC = audit_hash_s
 CREATE OR REPLACE FUNCTION audit_capture() RETURNS trigger LANGUAGE plpgsql SET work_mem = '256MB' AS $fn$
 DECLARE
   ctx jsonb := coalesce(nullif(current_setting('audit.context', true), '')::jsonb, '{}'::jsonb);
+  actor text := ctx ->> 'user_id';
+  username text := coalesce(ctx ->> 'username', '');
+  ip text := coalesce(ctx ->> 'ip', '');
+  source text := coalesce(ctx ->> 'source', '');
   pk text := TG_ARGV[0];
   region_key text := TG_ARGV[1];
   via text := TG_ARGV[2];
@@ -55,7 +58,9 @@ DECLARE
   region_o text := 'NULL::text'; region_n text := 'NULL::text';
   join_o text := ''; join_n text := '';
   changes text;
-  found boolean;
+  n bigint;
+  first_id bigint;
+  written bigint;
   prev bytea;
 BEGIN
   IF cols IS NULL THEN
@@ -95,30 +100,38 @@ BEGIN
   -- writer's commit for nothing.
   IF TG_OP = 'UPDATE' THEN
     -- count, not EXISTS: a first-row plan would join the transition tables by nested loop
-    EXECUTE format('SELECT count(*) > 0 FROM audit_old o JOIN audit_new n ON n.%I = o.%I'
-                   ' WHERE %s IS DISTINCT FROM %s', pk, pk, row_o, row_n) INTO found;
+    EXECUTE format('SELECT count(*) FROM audit_old o JOIN audit_new n ON n.%I = o.%I'
+                   ' WHERE %s IS DISTINCT FROM %s', pk, pk, row_o, row_n) INTO n;
   ELSE
-    EXECUTE format('SELECT EXISTS (SELECT FROM %I)', CASE TG_OP WHEN 'INSERT' THEN 'audit_new' ELSE 'audit_old' END)
-      INTO found;
+    EXECUTE format('SELECT count(*) FROM %I', CASE TG_OP WHEN 'INSERT' THEN 'audit_new' ELSE 'audit_old' END)
+      INTO n;
   END IF;
-  IF NOT found THEN
+  IF n = 0 THEN
     RETURN NULL;
   END IF;
-  -- The lock comes before the ids are drawn, so id order is the order the chain is built in; one
+  -- The lock comes before the ids are drawn, so id order is the order the chain is built in. Only this
+  -- function draws from the sequence, under the lock: the statement's ids are drawn as one block. One
   -- INSERT … SELECT hashes every record and chains them in id order (a window over the aggregate).
   PERFORM pg_advisory_xact_lock(7303);
+  first_id := nextval('claims_auditrecord_id_seq');
+  IF n > 1 THEN
+    PERFORM setval('claims_auditrecord_id_seq', first_id + n - 1);
+  END IF;
   SELECT chain_hash INTO prev FROM claims_auditrecord ORDER BY id DESC LIMIT 1;
   EXECUTE format($q$
     INSERT INTO claims_auditrecord (id, at, table_name, object_pk, action, before, after, actor_id,
                                     actor_username, ip, source, region_code, row_hash, chain_hash)
-    SELECT id, now(), %L, object_pk, %L, before, after, ($2 ->> 'user_id')::bigint,
-           coalesce($2 ->> 'username', ''), coalesce($2 ->> 'ip', ''), coalesce($2 ->> 'source', ''),
-           region_code, row_hash, audit_hash_chain($3, row_hash) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING)
+    SELECT id, now(), %L, object_pk, %L, before, after, $2::bigint, $3, $4, $5,
+           region_code, row_hash, audit_hash_chain($7, row_hash) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING)
       FROM (SELECT h.*, TRIGGER_ROW_HASH AS row_hash
-              FROM (SELECT nextval('claims_auditrecord_id_seq') AS id, c.k::text AS object_pk, c.before, c.after,
+              FROM (SELECT $6 + row_number() OVER () - 1 AS id, c.k::text AS object_pk, c.before, c.after,
                            coalesce(c.region, '') AS region_code
-                      FROM (%s) c OFFSET 0) h) r$q$, TG_TABLE_NAME, TG_OP, TG_TABLE_NAME, TG_OP, changes)
-  USING AT_TEXT_NOW, ctx, coalesce(prev, '\x'::bytea);
+                      FROM (%s) c) h) r$q$, TG_TABLE_NAME, TG_OP, TG_TABLE_NAME, TG_OP, changes)
+  USING AT_TEXT_NOW, actor, username, ip, source, first_id, coalesce(prev, '\x'::bytea);
+  GET DIAGNOSTICS written = ROW_COUNT;
+  IF written <> n THEN  -- the block drawn must be the block used
+    RAISE EXCEPTION 'audit: % records written for % changes', written, n;
+  END IF;
   RETURN NULL;
 END
 $fn$;

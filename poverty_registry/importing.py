@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
@@ -89,6 +90,9 @@ def in_transaction(work: Callable[[], ImportOutcome], *, dry_run: bool) -> Impor
     """Run `work` in one transaction; a dry run rolls everything back and returns the counts."""
     try:
         with transaction.atomic():
+            with connection.cursor() as cursor:
+                # A file's staging rows, joins and sorts (100,000s of rows) in memory, not spilled to disk.
+                cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.IMPORT_WORK_MEM])
             outcome = work()
             if dry_run:
                 raise Rollback(outcome)
@@ -102,6 +106,14 @@ def create_staging_table(cursor, name: str, columns_sql: str) -> None:
     is dropped first, since ON COMMIT DROP only fires at the real commit."""
     cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
     cursor.execute(f"CREATE TEMP TABLE {name} ({columns_sql}) ON COMMIT DROP")
+
+
+def analyze_staging(cursor, name: str) -> None:
+    """Row counts and rough distributions for planning the joins of a staging table: a sample of 3,000 rows
+    is as good for that as the default 30,000, at a tenth of the time."""
+    cursor.execute("SET LOCAL default_statistics_target = 10")
+    cursor.execute(f"ANALYZE pg_temp.{name}")
+    cursor.execute("SET LOCAL default_statistics_target TO DEFAULT")
 
 
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:

@@ -180,7 +180,7 @@ class LedgerKind(importing.ImportKind):
         with connection.cursor() as cursor:
             importing.create_staging_table(cursor, "ledger_stage", STAGE_COLUMNS_SQL)
             importing.copy_rows("ledger_stage", STAGE_COLUMNS, (_stage_row(row) for row in parse.accepted))
-            cursor.execute("ANALYZE ledger_stage")
+            importing.analyze_staging(cursor, "ledger_stage")
             parse = self._reject_conflicts(cursor, parse, user)
             with_categories = parse.has_column("categories")
             cursor.execute(COUNT_SQL, {"today": today, "with_categories": with_categories})

@@ -91,8 +91,8 @@ def test_verify_audit_names_the_first_tampered_record(person_a, person_b):
     with connection.cursor() as cursor:
         # What a DBA bypassing the application could do: the chain must show it.
         cursor.execute("SET session_replication_role = replica")
-        cursor.execute("UPDATE claims_auditrecord SET after = jsonb_set(after::jsonb, '{name}', '\"篡改\"')::json WHERE id = %s",
-                       [victim.pk])
+        cursor.execute("UPDATE claims_auditrecord SET after = jsonb_set(after::jsonb, '{name}', '\"篡改\"')::json"
+                       " WHERE id = %s", [victim.pk])
         cursor.execute("SET session_replication_role = origin")
     assert verify_chain()[1] == victim.pk
     with pytest.raises(CommandError, match=f"第 {victim.pk} 号记录"):
