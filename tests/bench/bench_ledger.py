@@ -110,6 +110,7 @@ def analyze_ledger() -> None:
     with connection.cursor() as cursor:
         cursor.execute("CHECKPOINT")
         cursor.execute("ANALYZE poverty_registry_household, poverty_registry_person, poverty_registry_personcategory")
+    os.sync()
 
 
 def peer(rows: list[list]) -> float:

@@ -41,6 +41,8 @@ def fresh_database() -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute("CHECKPOINT")
+    os.sync()  # the previous benchmark's writes reach the disk before this one starts, not during it
     os.environ["DATABASE_URL"] = url
 
 
@@ -87,6 +89,7 @@ def steady_state() -> None:
     with connection.cursor() as cursor:
         cursor.execute("CHECKPOINT")
         cursor.execute("ANALYZE")
+    os.sync()
 
 
 def peak_rss_mb() -> float:
