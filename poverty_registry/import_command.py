@@ -12,10 +12,11 @@ from . import importing
 class ImportCommand(BaseCommand):
     kind = ""  # the ImportKind's code
     user_help = ""
+    user_required = False  # the ledger is always imported as a township's (or county's) account
 
     def add_arguments(self, parser):
         parser.add_argument("path")
-        parser.add_argument("--user", help=self.user_help)
+        parser.add_argument("--user", required=self.user_required, help=self.user_help)
         parser.add_argument("--dry-run", action="store_true", help="只检查并统计，不写入")
         parser.add_argument("--json", action="store_true")
 
@@ -33,6 +34,6 @@ class ImportCommand(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result, ensure_ascii=False))
             return
-        self.stdout.write(self.summary(result))
+        self.stdout.write(self.summary(result) + ("（预览，未写入）" if dry_run else ""))
         for error in outcome.errors[:50]:
             self.stdout.write(f"  {error.text()}")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -39,6 +39,20 @@ def two_households(tmp_path, *, name0="李一", categories0="脱贫人口") -> P
         row("H002", "王一", 3, VILLAGE_A2, categories="低保对象", status="监测"),
     ]))
     return path
+
+
+def test_command_prints_the_keys_of_4_6_in_order_and_a_line_without_json(tmp_path, clerk_a):
+    from io import StringIO
+
+    path = two_households(tmp_path)
+    assert list(run_command(path, dry_run=True)) == [
+        "rows_read", "households_imported", "persons_created", "persons_updated", "persons_unchanged",
+        "rows_rejected", "errors"]
+    out = StringIO()
+    call_command("import_ledger", str(path), user="clerk_a", dry_run=True, stdout=out)
+    assert out.getvalue().strip() == "读取 3 行；导入 2 户，新增 3 人，修改 0 人，未变 0 人；拒绝 0 行（预览，未写入）"
+    with pytest.raises(CommandError, match="the following arguments are required: --user"):
+        call_command("import_ledger", str(path))
 
 
 def test_first_import_creates_and_reimport_changes_nothing(tmp_path, clerk_a):
