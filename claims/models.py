@@ -229,7 +229,8 @@ class AuditRecord(models.Model):
         verbose_name = verbose_name_plural = "审计记录"
         ordering = ["-id"]
         indexes = [
-            models.Index(fields=["table_name", "object_pk"], name="audit_object"),
+            # object first: a record's history (object, table) and the admin's search by object alone
+            models.Index(fields=["object_pk", "table_name"], name="audit_object_table"),
             models.Index(fields=["actor_username", "at"], name="audit_actor"),
             models.Index(fields=["region_code"], name="audit_region", opclasses=["varchar_pattern_ops"]),
             # Times grow with ids: a block-range index finds a period at a fraction of a B-tree's upkeep.

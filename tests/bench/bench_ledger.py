@@ -1,7 +1,8 @@
 """Ledger import (issue 3): end to end (preview + commit) on a generated 100,000-row ledger, re-import
 unchanged, the stock django-import-export ModelResource (use_bulk) as the peer on a 10,000-row slice (the
 same columns into the same tables as ours: households, persons and their categories), and the peak memory
-of a 300,000-row file (in a child process of its own)."""
+of a 300,000-row file (in a child process of its own). Our imports are run BENCH_LEDGER_REPEATS times (3): the
+best is reported, and the ratio to the peer is taken from the slowest."""
 from __future__ import annotations
 
 import io
@@ -18,10 +19,13 @@ from tests.bench.harness import ROOT, Entry, timed
 ROWS = int(os.environ.get("BENCH_LEDGER_ROWS", "100000"))
 PEER_ROWS = int(os.environ.get("BENCH_LEDGER_PEER_ROWS", "10000"))
 MEMORY_ROWS = int(os.environ.get("BENCH_LEDGER_MEMORY_ROWS", "300000"))
+REPEATS = int(os.environ.get("BENCH_LEDGER_REPEATS", "3"))
 HEADER = ["户编号", "姓名", "身份证号", "性别", "出生日期", "与户主关系", "人员类别", "所在村（社区）代码", "脱贫状态"]
 
 
-def ledger_rows(count: int, seed: int, villages: list[str], prefix: str = "B"):
+def ledger_rows(count: int, seed: int, villages: list[str], prefix: str = "B", sequences: range = range(1000)):
+    """Generated ledger rows; files given disjoint `sequences` (the ID number's 3-digit order code) never share
+    a person."""
     from poverty_registry.idnumber import check_char
 
     rng = random.Random(seed)
@@ -33,7 +37,7 @@ def ledger_rows(count: int, seed: int, villages: list[str], prefix: str = "B"):
         for member in range(min(rng.randint(1, 5), count - made)):
             while True:
                 first17 = f"{village[:6]}19{rng.randint(30, 99)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}" \
-                          f"{rng.randint(0, 999):03d}"
+                          f"{rng.randint(sequences.start, sequences.stop - 1):03d}"
                 if first17 not in used:
                     used.add(first17)
                     break
@@ -216,24 +220,39 @@ def memory_run() -> None:
 def run() -> list[Entry]:
     user = city_officer()
     all_villages = villages()
-    data = cached_file(f"ledger_{ROWS}.xlsx", lambda: write_xlsx(ledger_rows(ROWS, 1, all_villages)))
-    first, seconds = ours(data, "ledger.xlsx", user)
-    assert first.counts["persons_created"] == ROWS, first.counts
-    again, seconds_again = ours(data, "ledger.xlsx", user)
-    assert again.counts["persons_unchanged"] == ROWS, again.counts
-    ours_rate = ROWS / seconds
+    # The machine is shared and noisy: each number is the best of REPEATS runs (noise only ever adds time), a
+    # first import each time of a file of new persons (order codes 000–899, then 900–949 and 950–999).
+    blocks = [range(900), range(900, 950), range(950, 1000)][:REPEATS]
+    files = [cached_file(f"ledger_{ROWS}_{n}.xlsx", lambda n=n, block=block: write_xlsx(
+        ledger_rows(ROWS, 1 + n, all_villages, prefix="B" if n == 0 else f"R{n}", sequences=block)))
+        for n, block in enumerate(blocks)]
+    firsts = []
+    for data in files:
+        first, seconds = ours(data, "ledger.xlsx", user)
+        assert first.counts["persons_created"] == ROWS, first.counts
+        firsts.append(seconds)
+    agains = []
+    for _ in range(REPEATS):
+        again, seconds_again = ours(files[0], "ledger.xlsx", user)
+        assert again.counts["persons_unchanged"] == ROWS, again.counts
+        agains.append(seconds_again)
+    print(f"  first imports {', '.join(f'{ROWS / s:,.0f}' for s in firsts)} rows/s; "
+          f"re-imports {', '.join(f'{ROWS / s:,.0f}' for s in agains)} rows/s", flush=True)
+    seconds_again = min(agains)
 
     peer_rows = list(ledger_rows(PEER_ROWS, 2, all_villages, prefix="P"))
     peer_rate = PEER_ROWS / peer(peer_rows)
     # The same slice through our import, for a like-for-like per-row comparison on a fresh set of persons.
     slice_data = write_xlsx(ledger_rows(PEER_ROWS, 4, all_villages, prefix="S"))
     _, slice_seconds = ours(slice_data, "slice.xlsx", user)
+    slowest = ROWS / max(firsts)  # the ratio to the peer's one run is taken from our slowest, not our best
     entries = [
-        Entry(f"ledger import {ROWS // 1000}k preview+commit", ours_rate, "rows/s", "django-import-export use_bulk",
-              peer_rate, ours_rate / peer_rate),
+        Entry(f"ledger import {ROWS // 1000}k preview+commit, best of {len(firsts)}", ROWS / min(firsts), "rows/s"),
+        Entry(f"ledger import {ROWS // 1000}k preview+commit, slowest", slowest, "rows/s",
+              "django-import-export use_bulk", peer_rate, slowest / peer_rate),
         Entry(f"ledger import {PEER_ROWS // 1000}k slice preview+commit", PEER_ROWS / slice_seconds, "rows/s",
               "django-import-export use_bulk", peer_rate, PEER_ROWS / slice_seconds / peer_rate),
-        Entry(f"ledger re-import unchanged {ROWS // 1000}k", ROWS / seconds_again, "rows/s"),
+        Entry(f"ledger re-import unchanged {ROWS // 1000}k, best of {len(agains)}", ROWS / seconds_again, "rows/s"),
     ]
     if MEMORY_ROWS:
         entries.append(Entry(f"ledger import peak memory {MEMORY_ROWS // 1000}k rows", memory_child(), "MB"))
