@@ -81,7 +81,14 @@ starting AS (  -- listed categories the person does not hold from today on
           AND (c.valid_to IS NULL OR c.valid_to >= %(today)s)
    WHERE %(with_categories)s AND m.person_id IS NOT NULL AND c.id IS NULL
 ),
-category_changed AS (SELECT person_id FROM ending UNION SELECT person_id FROM starting)
+category_changed AS (SELECT person_id FROM ending UNION SELECT person_id FROM starting),
+household_changes AS (  -- households the first statement of UPSERT_SQL would create or move
+  SELECT count(*) AS n
+    FROM (SELECT DISTINCT ON (household_no) household_no, village_code FROM ledger_stage
+           ORDER BY household_no, is_head DESC, excel_row) s
+    LEFT JOIN poverty_registry_household h ON h.household_no = s.household_no
+   WHERE h.id IS NULL OR h.region_id IS DISTINCT FROM s.village_code
+)
 SELECT
   count(*) FILTER (WHERE m.person_id IS NULL) AS created,
   count(*) FILTER (WHERE m.person_id IS NOT NULL AND (
@@ -91,7 +98,8 @@ SELECT
       OR (m.phone IS NOT NULL AND m.phone IS DISTINCT FROM m.old_phone)
       OR cc.person_id IS NOT NULL)
   ) AS updated,
-  count(DISTINCT m.household_no) AS households
+  count(DISTINCT m.household_no) AS households,
+  (SELECT n FROM household_changes) AS households_changed
 FROM matched m LEFT JOIN category_changed cc ON cc.person_id = m.person_id
 """
 
@@ -187,8 +195,10 @@ class LedgerKind(importing.ImportKind):
             parse = self._reject_conflicts(cursor, parse, user)
             with_categories = parse.has_column("categories")
             cursor.execute(COUNT_SQL, {"today": today, "with_categories": with_categories})
-            created, updated, households = cursor.fetchone()
-            if not dry_run:
+            created, updated, households, households_changed = cursor.fetchone()
+            # The count's conditions are the writes' conditions: a file that changes nothing writes nothing,
+            # and need not run the statements to find that out (a re-import of 100,000 unchanged rows).
+            if not dry_run and (created or updated or households_changed):
                 progress(60, "写入台账")
                 for statement, written in zip(UPSERT_SQL, ("poverty_registry_household", None,
                                                            "poverty_registry_person")):

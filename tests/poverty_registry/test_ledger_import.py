@@ -71,6 +71,19 @@ def test_first_import_creates_and_reimport_changes_nothing(tmp_path, clerk_a):
     assert AuditRecord.objects.count() == audit_before  # unchanged rows change nothing
 
 
+def test_reimport_moves_a_household_back_even_when_no_person_changes(tmp_path, clerk_a):
+    """A file that changes nothing writes nothing; a household whose village differs from its head's row is
+    a change, though every person is unchanged."""
+    from poverty_registry.models import Household
+
+    path = two_households(tmp_path)
+    run_command(path)
+    Household.objects.filter(household_no="H001").update(region_id=VILLAGE_A2)
+    again = run_command(path)
+    assert (again["persons_created"], again["persons_updated"], again["persons_unchanged"]) == (0, 0, 3)
+    assert Household.objects.get(household_no="H001").region_id == VILLAGE_A
+
+
 def test_changed_row_is_updated_and_audited(tmp_path, clerk_a):
     run_command(two_households(tmp_path))
     result = run_command(two_households(tmp_path, name0="李壹"))
