@@ -191,7 +191,7 @@ class LedgerKind(importing.ImportKind):
         with connection.cursor() as cursor:
             importing.create_staging_table(cursor, "ledger_stage", STAGE_COLUMNS_SQL)
             importing.copy_rows("ledger_stage", STAGE_COLUMNS, (_stage_row(row) for row in parse.accepted))
-            importing.analyze_staging(cursor, "ledger_stage")
+            importing.analyze_sampled(cursor, "pg_temp.ledger_stage")
             parse = self._reject_conflicts(cursor, parse, user)
             with_categories = parse.has_column("categories")
             cursor.execute(COUNT_SQL, {"today": today, "with_categories": with_categories})
@@ -206,7 +206,7 @@ class LedgerKind(importing.ImportKind):
                     if written and len(parse.accepted) >= ANALYZE_AFTER_ROWS:
                         # The next statements join what this one wrote: plan them on statistics that
                         # count it (ANALYZE sees this transaction's rows), not on those of an emptier ledger.
-                        cursor.execute(f"ANALYZE {written}")
+                        importing.analyze_sampled(cursor, written)
                 if with_categories:
                     progress(85, "更新人员类别")
                     for statement in CATEGORY_SQL:
