@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from poverty_registry.importing import copy_rows
+from poverty_registry.importing import copy_rows, tune_bulk_transaction
 
 from .models import Claim, PolicySet
 from .policy import incomes_last_year, params_of, policies_for
@@ -164,7 +164,7 @@ def resettle_chunks(run_id: int) -> ResettleRun:
                      .filter(run_id=run_id, done=False).order_by("seq").first())
             if chunk is None:
                 break
-            _tune_bulk_transaction()
+            tune_bulk_transaction()
             # A chunk lost to a crash in the instant after its commit is simply settled again: its done
             # flag is in the same transaction. So the commit need not wait for the disk.
             with connection.cursor() as cursor:
@@ -205,14 +205,6 @@ def _detail_foreign_key() -> str:
         cursor.execute("SELECT conname FROM pg_constraint WHERE contype = 'f' "
                        "AND conrelid = 'claims_settlementdetail'::regclass")
         return cursor.fetchone()[0]
-
-
-def _tune_bulk_transaction() -> None:
-    """The audit triggers of a big write sort and hash every row: give them memory, spare them JIT
-    compilation (planned on transition tables without statistics, it costs more than it saves)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute("SET LOCAL jit = off")
 
 
 # ---------------------------------------------------------------- locking

@@ -97,8 +97,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 CELERY_BEAT_SCHEDULE: dict = {}
 # Celery tasks sharing out the chunks of one batch re-settlement (one per core of the workers is right).
 RESETTLE_WORKERS = int(os.environ.get("RESETTLE_WORKERS", os.cpu_count() or 2))
-# Memory for each sort or hash of one import's transaction (PostgreSQL work_mem, set for that transaction).
-IMPORT_WORK_MEM = os.environ.get("IMPORT_WORK_MEM", "256MB")
+# Memory for each sort or hash of a bulk write's transaction (PostgreSQL work_mem, set for that transaction:
+# imports, re-settlement chunks, subsidy computations; importing.tune_bulk_transaction).
+BULK_WORK_MEM = os.environ.get("BULK_WORK_MEM", "256MB")
 
 # Nightly cross-department matching (DOMAIN §8): inbox folder per source, schedule, link threshold.
 MATCHING_INBOX = Path(os.environ.get("MATCHING_INBOX", VAR_DIR / "inbox"))

@@ -22,7 +22,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from claims.services import _tune_bulk_transaction
+from poverty_registry.importing import tune_bulk_transaction
 from poverty_registry.vocab import CATEGORIES
 
 from .models import SubsidyLine, SubsidyPolicy, SubsidyRun
@@ -174,7 +174,7 @@ def compute_subsidies(year: int, *, user=None, scope_code: str | None = None) ->
         raise NoPolicy(f"{year}年没有现行有效的资助参保政策参数，请先在“资助参保政策参数”中设置")
     params = {"year": year, "scope": scope_pattern(scope_code), "now": timezone.now()}
     with transaction.atomic(), connection.cursor() as cursor:
-        _tune_bulk_transaction()
+        tune_bulk_transaction()
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_KEY, year])
         run = SubsidyRun.objects.create(year=year, scope_id=scope_code or None, user=user)
         params["run"] = run.pk

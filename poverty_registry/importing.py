@@ -90,9 +90,7 @@ def in_transaction(work: Callable[[], ImportOutcome], *, dry_run: bool) -> Impor
     """Run `work` in one transaction; a dry run rolls everything back and returns the counts."""
     try:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                # A file's staging rows, joins and sorts (100,000s of rows) in memory, not spilled to disk.
-                cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.IMPORT_WORK_MEM])
+            tune_bulk_transaction()
             outcome = work()
             if dry_run:
                 raise Rollback(outcome)
@@ -106,6 +104,16 @@ def create_staging_table(cursor, name: str, columns_sql: str) -> None:
     is dropped first, since ON COMMIT DROP only fires at the real commit."""
     cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
     cursor.execute(f"CREATE TEMP TABLE {name} ({columns_sql}) ON COMMIT DROP")
+
+
+def tune_bulk_transaction() -> None:
+    """For the current transaction of a bulk write (an import, a re-settlement chunk, a subsidy computation):
+    its staging rows, joins, sorts and the audit triggers' hashing of every row in memory (BULK_WORK_MEM), not
+    spilled to disk; no JIT compilation (planned on transition tables without statistics, it costs more
+    than it saves)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.BULK_WORK_MEM])
+        cursor.execute("SET LOCAL jit = off")
 
 
 def analyze_sampled(cursor, table: str) -> None:
