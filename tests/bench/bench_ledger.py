@@ -14,7 +14,7 @@ import sys
 
 import openpyxl
 
-from tests.bench.harness import ROOT, Entry, timed
+from tests.bench.harness import ROOT, Entry, steady_state, timed
 
 ROWS = int(os.environ.get("BENCH_LEDGER_ROWS", "100000"))
 PEER_ROWS = int(os.environ.get("BENCH_LEDGER_PEER_ROWS", "10000"))
@@ -106,15 +106,9 @@ def ours(data: bytes, filename: str, user):
 
 
 def analyze_ledger() -> None:
-    """Statistics as autovacuum would have them in steady state, and no checkpoint pending, before each
-    measured import (ours and the peer's per-row look-ups alike): no measurement depends on whether
-    autovacuum or the checkpointer has run yet."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("CHECKPOINT")
-        cursor.execute("ANALYZE poverty_registry_household, poverty_registry_person, poverty_registry_personcategory")
-    os.sync()
+    """Steady state before each measured import (ours and the peer's per-row look-ups alike): no measurement
+    depends on whether autovacuum or the checkpointer has run yet."""
+    steady_state("poverty_registry_household", "poverty_registry_person", "poverty_registry_personcategory")
 
 
 def peer(rows: list[list]) -> float:

@@ -81,14 +81,15 @@ def celery_worker(concurrency: int = 2):
             process.kill()
 
 
-def steady_state() -> None:
+def steady_state(*tables: str) -> None:
     """After generating data, before measuring: a checkpoint now (not one flushing the generated gigabytes in
-    the middle of a measurement) and fresh statistics, as a database in service would have them."""
+    the middle of a measurement), the writes on disk, and fresh statistics (of `tables`, or of all), as a
+    database in service would have them."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("CHECKPOINT")
-        cursor.execute("ANALYZE")
+        cursor.execute(f"ANALYZE {', '.join(tables)}")
     os.sync()
 
 
