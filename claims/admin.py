@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from django.apps import apps
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from poverty_registry.admin_base import ReadOnlyScopedAdmin, ScopedAdmin
@@ -65,6 +65,14 @@ class AuditRecordAdmin(ReadOnlyScopedAdmin):
     date_hierarchy = "at"
     ordering = ("-id",)
 
+    def changelist_view(self, request, extra_context=None):
+        from .audit import journal_pending
+
+        entries, changes = journal_pending()
+        if entries:  # a bulk write just committed: its records are being spread out of the journal
+            self.message_user(request, f"另有 {changes} 条批量变更已记入审计批量日志，正在写入本列表，请稍后刷新。",
+                              messages.INFO)
+        return super().changelist_view(request, extra_context)
 
     def get_fields(self, request, obj=None):
         return ("at", "actor_username", "actor_id", "ip", "source", "action", "table_label", "object_pk",

@@ -221,6 +221,8 @@ class AuditRecord(models.Model):
     region_code = models.CharField("区划", max_length=12, blank=True)
     row_hash = models.BinaryField("本条哈希")
     chain_hash = models.BinaryField("链哈希")
+    # Set on the records spread out of a journal entry (AuditJournal), null on those written directly.
+    journal_id = models.BigIntegerField("批量日志号", null=True, blank=True)
 
     region_field = "region_code"
     objects = RegionScopedManager()
@@ -229,6 +231,8 @@ class AuditRecord(models.Model):
         verbose_name = verbose_name_plural = "审计记录"
         ordering = ["-id"]
         indexes = [
+            # the journal entries already spread out; partial, so direct records cost it nothing
+            models.Index(fields=["journal_id"], name="audit_journal", condition=models.Q(journal_id__isnull=False)),
             # object first: a record's history (object, table) and the admin's search by object alone
             models.Index(fields=["object_pk", "table_name"], name="audit_object_table"),
             models.Index(fields=["actor_username", "at"], name="audit_actor"),
@@ -244,6 +248,34 @@ class AuditRecord(models.Model):
         before, after = self.before or {}, self.after or {}
         keys = sorted(set(before) | set(after))
         return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+
+
+class AuditJournal(models.Model):
+    """The changes of one large statement (more than AUDIT_DIRECT_ROWS rows: an import, a subsidy run), written
+    by the same trigger in the same transaction as one hash-chained entry per 50,000 changes, and spread out
+    into indexed AuditRecords (with their own chain) by claims.audit.spread_journal after the commit. The
+    entry is the record of those changes from the moment they are committed; the spread-out records are
+    how supervisors look them up by object, person or user."""
+
+    at = models.DateTimeField("时间")
+    table_name = models.CharField("数据表", max_length=80)
+    action = models.CharField("操作", max_length=6, choices=AuditRecord.ACTIONS.items())
+    actor_id = models.BigIntegerField("操作人ID", null=True)
+    actor_username = models.CharField("操作人", max_length=150, blank=True)
+    ip = models.CharField("IP地址", max_length=45, blank=True)
+    source = models.CharField("来源", max_length=60, blank=True)
+    rows = models.PositiveIntegerField("变更行数")
+    # [[object key, region code, before, after], …] in the order the records are spread out
+    changes = AuditJSONField("变更内容")
+    content_hash = models.BinaryField("内容哈希")
+    chain_hash = models.BinaryField("链哈希")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "审计批量日志"
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.table_name} ×{self.rows}"
 
 
 # ---- Fund supervision (DOMAIN §7): screening parameters and hits, cases, recoveries, evidence files -------

@@ -23,6 +23,14 @@ def resettle_chunks_task(run_id: int) -> str:
     return _guarded(run_id, resettle_chunks).status
 
 
+@shared_task(name="audit.spread_journal")
+def spread_audit_journal() -> int:
+    """Spread committed journal entries of the audit trail into indexed records (claims.audit)."""
+    from .audit import spread_journal
+
+    return spread_journal()
+
+
 def _guarded(run_id: int, work):
     from .services import fail_run
     from .settlement_models import ResettleRun

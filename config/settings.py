@@ -100,6 +100,10 @@ RESETTLE_WORKERS = int(os.environ.get("RESETTLE_WORKERS", os.cpu_count() or 2))
 # Memory for each sort or hash of a bulk write's transaction (PostgreSQL work_mem, set for that transaction:
 # imports, re-settlement chunks, subsidy computations; importing.tune_bulk_transaction).
 BULK_WORK_MEM = os.environ.get("BULK_WORK_MEM", "256MB")
+# A statement changing more rows than this is recorded in the audit journal and spread into indexed records
+# after its commit (claims.audit); fewer are recorded directly. The periodic run catches up on any left.
+AUDIT_DIRECT_ROWS = int(os.environ.get("AUDIT_DIRECT_ROWS", "5000"))
+CELERY_BEAT_SCHEDULE["audit-spread-journal"] = {"task": "audit.spread_journal", "schedule": 60.0}
 
 # Nightly cross-department matching (DOMAIN §8): inbox folder per source, schedule, link threshold.
 MATCHING_INBOX = Path(os.environ.get("MATCHING_INBOX", VAR_DIR / "inbox"))

@@ -110,10 +110,13 @@ def tune_bulk_transaction() -> None:
     """For the current transaction of a bulk write (an import, a re-settlement chunk, a subsidy computation):
     its staging rows, joins, sorts and the audit triggers' hashing of every row in memory (BULK_WORK_MEM), not
     spilled to disk; no JIT compilation (planned on transition tables without statistics, it costs more
-    than it saves)."""
+    than it saves); its audit journal spread into records once it commits."""
+    from claims.audit import spread_after_commit
+
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.BULK_WORK_MEM])
         cursor.execute("SET LOCAL jit = off")
+    spread_after_commit()
 
 
 def analyze_sampled(cursor, table: str) -> None:

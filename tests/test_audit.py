@@ -116,3 +116,150 @@ def test_audit_page_lists_records_of_one_object(client, clerk_a, person_a):
     listed = client.get(audit_link)
     assert listed.status_code == 200
     assert [r.object_pk for r in listed.context["cl"].result_list] == [str(person_a.pk)]
+
+
+# ---- Large statements: the journal, spread into records after the commit --------------------------------------
+
+RECORD_FIELDS = ("table_name", "object_pk", "action", "before", "after", "actor_id", "actor_username", "ip",
+                 "source", "region_code")
+
+
+def _bulk_phone_change(people, phone: str, direct_rows: int):
+    """One UPDATE statement over `people`, recorded directly or through the journal (audit.direct_rows)."""
+    with audit_context(source="test-journal"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL audit.direct_rows = %s", [str(direct_rows)])
+        Person.objects.filter(pk__in=[p.pk for p in people]).update(phone=phone)
+        # a test's atomic() is a savepoint: SET LOCAL would outlive it to the end of the test's transaction
+        cursor.execute("SET LOCAL audit.direct_rows TO DEFAULT")
+
+
+def _records_after(last_id):
+    return [{f: getattr(r, f) for f in RECORD_FIELDS}
+            for r in AuditRecord.objects.filter(id__gt=last_id).order_by("id")]
+
+
+def test_journal_spreads_into_the_records_a_direct_write_makes(regions):
+    from claims.audit import journal_pending, spread_journal, verify_journal
+    from claims.models import AuditJournal
+    from tests.conftest import make_person
+
+    people = [make_person(VILLAGE_A, seq=i, name=f"日志{i}") for i in range(1, 8)]
+    mark = AuditRecord.objects.latest("id").id
+    _bulk_phone_change(people, "0730-1111111", direct_rows=100)  # 7 rows: recorded directly
+    direct = _records_after(mark)
+    assert len(direct) == 7 and not AuditJournal.objects.exists()
+
+    mark = AuditRecord.objects.latest("id").id
+    _bulk_phone_change(people, "0730-2222222", direct_rows=5)  # 7 > 5: journal
+    assert AuditRecord.objects.filter(id__gt=mark).count() == 0
+    entry = AuditJournal.objects.get()
+    assert (entry.rows, entry.action, entry.table_name, entry.source) == (7, "UPDATE", "poverty_registry_person",
+                                                                          "test-journal")
+    assert journal_pending() == (1, 7)
+
+    assert spread_journal() == 7
+    assert journal_pending() == (0, 0) and spread_journal() == 0  # idempotent
+    spread = _records_after(mark)
+    # the same records, field for field, as the direct write made for the change before
+    for record in direct:
+        record["before"]["phone"], record["after"]["phone"] = "0730-1111111", "0730-2222222"
+    assert spread == direct
+    assert {r.journal_id for r in AuditRecord.objects.filter(id__gt=mark)} == {entry.id}
+    assert {r.at for r in AuditRecord.objects.filter(id__gt=mark)} == {entry.at}
+    assert verify_chain()[1] is None and verify_journal() == (1, None)
+
+
+def test_journal_entries_hold_at_most_50000_changes_each_and_chain(regions):
+    from claims.audit import JOURNAL_ENTRY_ROWS
+    from claims.models import AuditJournal
+    from tests.conftest import make_person
+
+    people = [make_person(VILLAGE_A, seq=i, name=f"分段{i}") for i in range(1, 6)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # the entry size is a constant of the trigger: 5 rows make one entry, as 50,000 would
+        cursor.execute("SET LOCAL audit.direct_rows = 0")
+        Person.objects.filter(pk__in=[p.pk for p in people]).update(phone="1")
+        Person.objects.filter(pk__in=[p.pk for p in people]).update(phone="2")
+        cursor.execute("SET LOCAL audit.direct_rows TO DEFAULT")
+    first, second = AuditJournal.objects.order_by("id")
+    assert JOURNAL_ENTRY_ROWS == 50_000 and (first.rows, second.rows) == (5, 5)
+    assert len(first.changes) == 5 and first.changes[0][3]["phone"] == "1"
+    assert bytes(first.chain_hash) != bytes(second.chain_hash)
+
+
+def test_tampered_journal_or_spread_record_is_named(regions):
+    from claims.audit import spread_journal, verify_journal
+    from claims.models import AuditJournal
+    from tests.conftest import make_person
+
+    people = [make_person(VILLAGE_A, seq=i, name=f"篡改{i}") for i in range(1, 4)]
+    _bulk_phone_change(people, "0730-3333333", direct_rows=0)
+    _bulk_phone_change(people, "0730-4444444", direct_rows=0)
+    first, second = AuditJournal.objects.order_by("id")
+    spread_journal()
+    assert verify_journal() == (2, None)
+    call_command("verify_audit")
+
+    with pytest.raises(DatabaseError, match="只能追加"), transaction.atomic():
+        AuditJournal.objects.filter(pk=first.pk).update(source="x")
+
+    victim = AuditRecord.objects.filter(journal_id=second.pk).order_by("id")[1]
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        # a spread record altered and re-hashed so that its own chain still holds: the journal shows it
+        cursor.execute("UPDATE claims_auditrecord SET ip = '6.6.6.6' WHERE id = %s", [victim.pk])
+        cursor.execute("SET session_replication_role = origin")
+    assert verify_journal()[1] == second.pk
+    with pytest.raises(CommandError, match=f"第 {second.pk} 号日志"):
+        call_command("verify_audit")
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute("UPDATE claims_auditrecord SET ip = '' WHERE id = %s", [victim.pk])
+        cursor.execute("UPDATE claims_auditjournal SET changes = replace(changes::text, '3333333', '3333334')::json"
+                       " WHERE id = %s", [first.pk])
+        cursor.execute("SET session_replication_role = origin")
+    assert verify_journal()[1] == first.pk
+
+
+def test_audit_page_says_when_bulk_changes_are_still_being_spread(client, administrator, regions):
+    from claims.audit import spread_journal
+    from tests.conftest import make_person
+
+    people = [make_person(VILLAGE_A, seq=i, name=f"待展开{i}") for i in range(1, 4)]
+    _bulk_phone_change(people, "0730-5555555", direct_rows=0)
+    client.force_login(administrator)
+    page = client.get(reverse("admin:claims_auditrecord_changelist")).content.decode()
+    assert "另有 3 条批量变更已记入审计批量日志" in page
+    spread_journal()
+    page = client.get(reverse("admin:claims_auditrecord_changelist")).content.decode()
+    assert "批量变更" not in page
+    assert "0730-5555555" in client.get(
+        reverse("admin:claims_auditrecord_change", args=[AuditRecord.objects.latest("id").pk])).content.decode()
+
+
+def test_a_committed_bulk_write_is_spread_by_the_celery_worker(celery_worker_process, regions):
+    import time
+
+    from claims.audit import verify_journal
+    from claims.models import AuditJournal
+    from poverty_registry.importing import tune_bulk_transaction
+    from tests.conftest import make_person
+
+    people = [make_person(VILLAGE_A, seq=i, name=f"异步{i}") for i in range(1, 5)]
+    with connection.cursor() as cursor:
+        cursor.execute("SET audit.direct_rows = 0")
+    try:
+        with audit_context(source="test-worker"), transaction.atomic():
+            tune_bulk_transaction()  # what every bulk write does: queues the spread for after its commit
+            Person.objects.filter(pk__in=[p.pk for p in people]).update(phone="0730-6666666")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET audit.direct_rows")
+    entry = AuditJournal.objects.get(source="test-worker")
+    deadline = time.monotonic() + 30
+    while not AuditRecord.objects.filter(journal_id=entry.pk).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    spread = AuditRecord.objects.filter(journal_id=entry.pk).order_by("id")
+    assert sorted(r.object_pk for r in spread) == sorted(str(p.pk) for p in people)
+    assert all(r.after["phone"] == "0730-6666666" and r.source == "test-worker" for r in spread)
+    assert verify_journal()[1] is None and verify_chain()[1] is None
