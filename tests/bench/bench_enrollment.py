@@ -135,7 +135,7 @@ def rate_page_ms(client, repeats: int = 7) -> float:
 def run() -> list[Entry]:
     from django.test import Client
 
-    from claims.audit import audit_context
+    from claims.audit import audit_context, spread_journal
     from enrollment.services import ensure_default_policies
     from enrollment.subsidies import compute_subsidies
     from poverty_registry import importing
@@ -153,7 +153,9 @@ def run() -> list[Entry]:
     entries = []
     with audit_context(source="bench"):
         run_, first = timed(compute_subsidies, YEAR)
-        print(f"  first computation: {run_.persons:,} lines, ¥{run_.total_subsidy:,}", flush=True)
+        lines_spread, spread_seconds = timed(spread_journal)  # the worker's part, after the commit
+        print(f"  first computation: {run_.persons:,} lines, ¥{run_.total_subsidy:,}; its audit journal spread "
+              f"into {lines_spread:,} records in {spread_seconds:.1f} s", flush=True)
         again, second = timed(compute_subsidies, YEAR)
         assert (again.added, again.changed, again.removed) == (0, 0, 0)
         peer = orm_peer_seconds(peer_persons) * persons / peer_persons
@@ -162,16 +164,22 @@ def run() -> list[Entry]:
         entries.append(Entry("compute_subsidies again, nothing changed", second, "s"))
 
         admin = save_staff("bench_city", region_code="4306", role="city", password=None)[0]
-        rates = []
+        rates, spreads = [], []
         for year in range(2026, 2026 + REPEATS):  # each a file of new enrolments (a year not imported yet)
             path = import_file(import_rows, year)
             steady_state()
             outcome, seconds = timed(importing.import_path, "enrolment", path, admin, dry_run=False)
             assert outcome.counts["created"] == import_rows and not outcome.errors, outcome.errors[:3]
             rates.append(import_rows / seconds)
-        print(f"  enrolment imports {', '.join(f'{rate:,.0f}' for rate in rates)} rows/s", flush=True)
+            spread, spread_seconds = timed(spread_journal)  # off the import's path, before the next one
+            assert spread == import_rows, spread
+            spreads.append(spread_seconds)
+        print(f"  enrolment imports {', '.join(f'{rate:,.0f}' for rate in rates)} rows/s; audit journal spread "
+              f"after each in {', '.join(f'{s:.1f}' for s in spreads)} s", flush=True)
         entries.append(Entry(f"import_enrolments {import_rows // 1000}k rows, best of {REPEATS}", max(rates),
                              "rows/s"))
+        entries.append(Entry(f"audit spread after a {import_rows // 1000}k enrolment import, slowest",
+                             max(spreads), "s"))
 
     officer = save_staff("bench_county", region_code=COUNTY, role="county", password=None)[0]
     client = Client(HTTP_HOST="127.0.0.1")
