@@ -63,6 +63,20 @@ AS $$ BEGIN RETURN sha256(coalesce(state, prev, '\x'::bytea) || row_hash); END $
 
 CREATE OR REPLACE AGGREGATE audit_hash_chain(bytea, bytea) (SFUNC = audit_hash_step, STYPE = bytea);
 
+-- Under the chain lock: the next `n` ids of a chained table (claims_auditrecord, claims_auditjournal) as one
+-- block, and the chain hash they follow.
+CREATE OR REPLACE FUNCTION audit_draw_block(chain_table text, n bigint, OUT first_id bigint, OUT prev bytea)
+LANGUAGE plpgsql AS $$
+BEGIN
+  first_id := nextval(chain_table || '_id_seq');
+  IF n > 1 THEN
+    PERFORM setval(chain_table || '_id_seq', first_id + n - 1);
+  END IF;
+  EXECUTE format('SELECT chain_hash FROM %I ORDER BY id DESC LIMIT 1', chain_table) INTO prev;
+  prev := coalesce(prev, '\x'::bytea);
+END
+$$;
+
 -- Large statements (an import of 100,000 rows) sort their records in memory, not on disk.
 CREATE OR REPLACE FUNCTION audit_capture() RETURNS trigger LANGUAGE plpgsql SET work_mem = '256MB' AS $fn$
 DECLARE
@@ -139,11 +153,7 @@ BEGIN
   PERFORM pg_advisory_xact_lock(7303);
   IF n > coalesce(nullif(current_setting('audit.direct_rows', true), '')::bigint, DIRECT_ROWS) THEN
     entries := (n + ENTRY_ROWS - 1) / ENTRY_ROWS;
-    first_id := nextval('claims_auditjournal_id_seq');
-    IF entries > 1 THEN
-      PERFORM setval('claims_auditjournal_id_seq', first_id + entries - 1);
-    END IF;
-    SELECT chain_hash INTO prev FROM claims_auditjournal ORDER BY id DESC LIMIT 1;
+    SELECT * INTO first_id, prev FROM audit_draw_block('claims_auditjournal', entries);
     EXECUTE format($q$
       INSERT INTO claims_auditjournal (id, at, table_name, action, actor_id, actor_username, ip, source, rows,
                                        changes, content_hash, chain_hash)
@@ -156,18 +166,14 @@ BEGIN
                                      (row_number() OVER () - 1) / ENTRY_ROWS AS g
                                 FROM (%s) c) x
                        GROUP BY g) j) r$q$, TG_TABLE_NAME, TG_OP, TG_TABLE_NAME, TG_OP, changes)
-    USING AT_TEXT_NOW, actor, username, ip, source, first_id, coalesce(prev, '\x'::bytea);
+    USING AT_TEXT_NOW, actor, username, ip, source, first_id, prev;
     GET DIAGNOSTICS written = ROW_COUNT;
     IF written <> entries THEN
       RAISE EXCEPTION 'audit: % journal entries written for % changes', written, n;
     END IF;
     RETURN NULL;
   END IF;
-  first_id := nextval('claims_auditrecord_id_seq');
-  IF n > 1 THEN
-    PERFORM setval('claims_auditrecord_id_seq', first_id + n - 1);
-  END IF;
-  SELECT chain_hash INTO prev FROM claims_auditrecord ORDER BY id DESC LIMIT 1;
+  SELECT * INTO first_id, prev FROM audit_draw_block('claims_auditrecord', n);
   EXECUTE format($q$
     INSERT INTO claims_auditrecord (id, at, table_name, object_pk, action, before, after, actor_id,
                                     actor_username, ip, source, region_code, row_hash, chain_hash)
@@ -177,7 +183,7 @@ BEGIN
               FROM (SELECT $6 + row_number() OVER () - 1 AS id, c.k::text AS object_pk, c.before, c.after,
                            coalesce(c.region, '') AS region_code
                       FROM (%s) c) h) r$q$, TG_TABLE_NAME, TG_OP, TG_TABLE_NAME, TG_OP, changes)
-  USING AT_TEXT_NOW, actor, username, ip, source, first_id, coalesce(prev, '\x'::bytea);
+  USING AT_TEXT_NOW, actor, username, ip, source, first_id, prev;
   GET DIAGNOSTICS written = ROW_COUNT;
   IF written <> n THEN  -- the block drawn must be the block used
     RAISE EXCEPTION 'audit: % records written for % changes', written, n;
@@ -201,16 +207,12 @@ BEGIN
   PERFORM pg_advisory_xact_lock(7303);
   SELECT coalesce(max(journal_id), 0) INTO done FROM claims_auditrecord WHERE journal_id IS NOT NULL;
   FOR j IN SELECT * FROM claims_auditjournal WHERE id > done ORDER BY id LIMIT max_entries LOOP
-    first_id := nextval('claims_auditrecord_id_seq');
-    IF j.rows > 1 THEN
-      PERFORM setval('claims_auditrecord_id_seq', first_id + j.rows - 1);
-    END IF;
-    SELECT chain_hash INTO prev FROM claims_auditrecord ORDER BY id DESC LIMIT 1;
+    SELECT * INTO first_id, prev FROM audit_draw_block('claims_auditrecord', j.rows);
     INSERT INTO claims_auditrecord (id, at, table_name, object_pk, action, before, after, actor_id,
                                     actor_username, ip, source, region_code, journal_id, row_hash, chain_hash)
     SELECT id, j.at, j.table_name, object_pk, j.action, before, after, j.actor_id, j.actor_username, j.ip,
            j.source, region_code, j.id, row_hash,
-           audit_hash_chain(coalesce(prev, '\x'::bytea), row_hash) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING)
+           audit_hash_chain(prev, row_hash) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING)
       FROM (SELECT h.*, SPREAD_ROW_HASH AS row_hash
               FROM (SELECT first_id + e.i - 1 AS id, e.v ->> 0 AS object_pk, e.v ->> 1 AS region_code,
                            CASE WHEN json_typeof(e.v -> 2) <> 'null' THEN e.v -> 2 END AS before,
