@@ -191,6 +191,8 @@ def _r03(p: dict) -> tuple[str, dict]:
        AND {DIAG3.format(a="e")} = {DIAG3.format(a="c")}
       WHERE {{hit}} {{persons:e}} AND c.visit_type = 'inpatient' AND e.visit_type = 'inpatient'
         AND e.discharge_date >= %(year_start)s::date - %(p_days)s::int
+        -- implied (e ends before c begins), stated so that claims of later years are not joined at all
+        AND e.admission_date <= %(year_end)s::date
         AND c.admission_date - e.discharge_date BETWEEN 0 AND %(p_days)s::int
         AND {_earlier("e", "c")}
       GROUP BY c.id""", {"p_days": p["days"]}
@@ -250,6 +252,7 @@ def _r06(p: dict) -> tuple[str, dict]:
         ON e.id_number = c.id_number AND e.hospital_id = c.hospital_id AND e.admission_date = c.admission_date
        AND e.discharge_date = c.discharge_date AND e.total_cost = c.total_cost AND e.id <> c.id
       WHERE {{hit}} {{persons:e}} AND {_earlier("e", "c")}
+        AND e.year = %(year)s  -- implied (same admission date), stated so that only the year's claims are joined
       GROUP BY c.id""", {}
 
 
