@@ -2,22 +2,33 @@
 as a kind of the one import framework: rows checked in Python, written set-based (staging table + COPY +
 INSERT … ON CONFLICT (id_number, year)), persons linked by ID number. Rows with errors are rejected one by
 one; the others go in, in one transaction.
+
+The file is checked and written in batches: while the database writes one batch (on a thread of its own, in
+the same transaction), Python checks the next. A row whose number and year stand on another row too is held
+back until every row is checked, since such rows are all errors when both are valid (§4.3's rule for IDs).
 """
 from __future__ import annotations
 
 import datetime as dt
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import openpyxl
 
 from poverty_registry import importing
-from poverty_registry.idnumber import IdNumberError, parse_id_number, quick_valid
+from poverty_registry.idnumber import IdNumberError, comparable_number, parse_id_number, quick_valid
 from poverty_registry.importing import ImportKind, ImportOutcome, RowError
 from poverty_registry.models import Region
 from poverty_registry.regions import RegionCodeError, canonical_code
 from poverty_registry.scoping import region_prefix
-from poverty_registry.tabular import find_header, iter_data_rows, neutralise_formula, parse_date, read_table
+from poverty_registry.tabular import (
+    find_header,
+    gc_paused,
+    iter_data_rows,
+    neutralise_formula,
+    parse_date,
+    read_table,
+)
 
 from .models import ENROLMENT_STATUSES
 
@@ -40,6 +51,9 @@ STATUS_ALIASES = {label: code for code, label in ENROLMENT_STATUSES.items()} | {
 }
 YEARS = range(2000, 2101)
 ROWS_NAMED = 10
+# Rows a batch: the first small, so the database starts early; the others large, since each upsert also
+# pays once for its join with the ledger's persons.
+FIRST_BATCH_ROWS, BATCH_ROWS = 20_000, 90_000
 
 STAGING_SQL = """
 DROP TABLE IF EXISTS enrolment_staging;
@@ -78,6 +92,7 @@ class EnrolmentRows:
         # The first row of each (number, year); the rows of those that repeat, the first included.
         self.seen: dict[tuple[str, int], int] = {}
         self.repeated: dict[tuple[str, int], list[int]] = {}
+        self.held: list[int] = []  # accepted rows of a doubtful key, written after every row is checked
         self.today = dt.date.today()
         self.today_digits = self.today.strftime("%Y%m%d")
 
@@ -152,11 +167,10 @@ class EnrolmentRows:
             return None
 
     def _year(self, row: int, value) -> int | None:
-        text = str(value).strip().removesuffix("年")
-        if text.isdigit() and int(text) in YEARS:
-            return int(text)
-        self.error(row, "year", f"参保年度“{value}”应为四位年份")
-        return None
+        year = _year_value(value)
+        if year is None:
+            self.error(row, "year", f"参保年度“{value}”应为四位年份")
+        return year
 
     def _status(self, row: int, value) -> str | None:
         status = STATUS_ALIASES.get(str(value).strip())
@@ -195,6 +209,31 @@ class EnrolmentRows:
             return RowError(row, label, f"区划 {text} 不在您的辖区内")
         return code
 
+    def repeated_keys(self, rows: list, columns: dict[str, int]) -> set[tuple[str, object]]:
+        """(number, year) that the cells of more than one row stand for, before any row is checked: the rows
+        that may turn out to be duplicates, held back from the batches written early."""
+        id_at, year_at = columns["id_number"], columns["year"]
+        years = {cell: _year_value(cell) for cell in {cells[year_at] for _row, cells in rows}}
+        counts = Counter((comparable_number(cells[id_at]), years[cells[year_at]]) for _row, cells in rows)
+        return {key for key, count in counts.items() if count > 1}
+
+    def check_batch(self, rows: list, columns: dict[str, int], doubtful: set) -> list[tuple]:
+        """Check a batch; returns its accepted rows to write now, and holds back those of a doubtful key."""
+        self.check_rows(rows, columns)
+        ready = []
+        for row, _cells in rows:
+            accepted = self.accepted.get(row)
+            if accepted is not None:
+                if (accepted[0], accepted[2]) in doubtful:
+                    self.held.append(row)
+                else:
+                    ready.append(accepted)
+        return ready
+
+    def held_back(self) -> list[tuple]:
+        """The rows held back that are still accepted once every row is checked (mark_duplicates ran)."""
+        return [self.accepted[row] for row in self.held if row in self.accepted]
+
     def mark_duplicates(self) -> None:
         for (_number, year), rows in self.repeated.items():
             for row in rows:
@@ -215,25 +254,33 @@ class EnrolmentImport(ImportKind):
     template_name = "参保名单模板.xlsx"
 
     def run(self, data: bytes, filename: str, user, *, dry_run: bool, progress) -> ImportOutcome:
+        with gc_paused():  # hundreds of thousands of rows and tuples, no cycles: no collector passes over them
+            return self._run(data, filename, user, dry_run=dry_run, progress=progress)
+
+    def _run(self, data: bytes, filename: str, user, *, dry_run: bool, progress) -> ImportOutcome:
         progress(5, "读取文件")
         table = read_table(data, filename)
         header = find_header(table, ("身份证号", "公民身份号码", "证件号码"), SYNONYMS)
         missing = [COLUMNS[c] for c in REQUIRED if c not in header.columns]
         if missing:
             raise ValueError(f"缺少必需的列：{'、'.join(missing)}")
+        rows = list(iter_data_rows(table, header))
         checked = EnrolmentRows(user, header.labels)
-        progress(15, "检查数据")
-        rows_read = checked.check_rows(iter_data_rows(table, header), header.columns)
-        checked.mark_duplicates()
-        errors = checked.error_list()
-        progress(50, "写入数据库")
+        doubtful = checked.repeated_keys(rows, header.columns)
 
-        def write() -> ImportOutcome:
-            counts = write_enrolments(checked.accepted.values())
+        def check_and_write() -> ImportOutcome:
+            writer = EnrolmentWriter()
+            with importing.writer_thread(writer.write) as put:
+                for start, stop in batches(len(rows)):
+                    progress(10 + 85 * start // len(rows), "检查并写入数据")
+                    put(checked.check_batch(rows[start:stop], header.columns, doubtful))
+                checked.mark_duplicates()
+                put(checked.held_back())
             progress(95, "完成")
-            return ImportOutcome(rows_read, counts, rows_read - len(checked.accepted), errors)
+            return ImportOutcome(len(rows), writer.counts(), len(rows) - len(checked.accepted),
+                                 checked.error_list())
 
-        return importing.in_transaction(write, dry_run=dry_run)
+        return importing.in_transaction(check_and_write, dry_run=dry_run)
 
     def error_workbook(self, data: bytes, filename: str, errors: list[RowError]) -> bytes | None:
         table = read_table(data, filename)
@@ -265,18 +312,28 @@ class EnrolmentImport(ImportKind):
         return out.getvalue()
 
 
-def write_enrolments(rows) -> dict[str, int]:
-    """Upsert checked rows (id_number, name, year, status, paid_date, region_id); counts per outcome."""
-    from django.db import connection
+class EnrolmentWriter:
+    """Upserts batches of checked rows (id_number, name, year, status, paid_date, region_id) through one staging
+    table; counts per outcome over all batches."""
 
-    rows = list(rows)
-    with connection.cursor() as cursor:
-        cursor.execute(STAGING_SQL)
-        importing.copy_rows("enrolment_staging", ["id_number", "name", "year", "status", "paid_date", "region_id"],
-                            rows)
-        cursor.execute(UPSERT_SQL)
-        created, updated = cursor.fetchone()
-    return {"created": created, "updated": updated, "unchanged": len(rows) - created - updated}
+    def __init__(self):
+        self.created = self.updated = self.written = 0
+
+    def write(self, rows: list[tuple]) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(STAGING_SQL if not self.written else "TRUNCATE enrolment_staging")
+            importing.copy_rows("enrolment_staging", ["id_number", "name", "year", "status", "paid_date",
+                                                      "region_id"], rows)
+            cursor.execute(UPSERT_SQL)
+            created, updated = cursor.fetchone()
+        self.created, self.updated, self.written = self.created + created, self.updated + updated, \
+            self.written + len(rows)
+
+    def counts(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated,
+                "unchanged": self.written - self.created - self.updated}
 
 
 def link_persons(year: int | None = None) -> int:
@@ -289,6 +346,19 @@ def link_persons(year: int | None = None) -> int:
             "WHERE p.id_number = e.id_number AND e.person_id IS DISTINCT FROM p.id"
             + (" AND e.year = %s" if year else ""), [year] if year else [])
         return cursor.rowcount
+
+
+def batches(count: int):
+    """(start, stop) of each batch of `count` rows."""
+    start, size = 0, FIRST_BATCH_ROWS
+    while start < count:
+        yield start, min(start + size, count)
+        start, size = start + size, BATCH_ROWS
+
+
+def _year_value(value) -> int | None:
+    text = str(value).strip().removesuffix("年")
+    return int(text) if text.isdigit() and int(text) in YEARS else None
 
 
 importing.register(EnrolmentImport())

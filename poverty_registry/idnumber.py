@@ -54,14 +54,13 @@ def parse_id_number(raw: str | None, today: dt.date | None = None) -> IdNumber:
     if type(raw) is str and quick_valid(raw, _digits_of(today)):  # imports: nearly every number is this
         return IdNumber(number=raw, birth_date=dt.date(int(raw[6:10]), int(raw[10:12]), int(raw[12:14])),
                         sex="M" if raw[16] in "13579" else "F")
-    text = "".join(to_halfwidth(str(raw or "")).split()).upper()
+    text = _normalised(raw)
     if not text:
         raise IdNumberError("不能为空")
     if len(text) == 15:
         if not text.isascii() or not text.isdigit():
             raise IdNumberError("15位号码只能包含数字")
-        first17 = text[:6] + "19" + text[6:]
-        text = first17 + check_char(first17)
+        text = _from_15_digits(text)
     elif len(text) != 18:
         raise IdNumberError(f"位数错误：应为18位（或15位旧号码），实际{len(text)}位")
     elif not text.isascii() or not text[:17].isdigit() or not (text[17].isdigit() or text[17] == "X"):
@@ -74,6 +73,26 @@ def parse_id_number(raw: str | None, today: dt.date | None = None) -> IdNumber:
         raise IdNumberError(f"出生日期 {birth.isoformat()} 晚于今天")
     sex = "M" if int(text[16]) % 2 == 1 else "F"
     return IdNumber(number=text, birth_date=birth, sex=sex)
+
+
+def _normalised(raw) -> str:
+    """Spaces removed, full-width characters half-width, lower-case x upper-case (§3)."""
+    return "".join(to_halfwidth(str(raw or "")).split()).upper()
+
+
+def _from_15_digits(text: str) -> str:
+    first17 = text[:6] + "19" + text[6:]
+    return first17 + check_char(first17)
+
+
+def comparable_number(raw) -> str:
+    """The number a cell stands for, normalised as parse_id_number does (a 15-digit number converted) but not
+    checked: two cells for one person compare equal before either is checked. Cheap for a number that is
+    already normalised."""
+    if type(raw) is str and len(raw) == 18 and raw.isascii() and raw[:17].isdigit() and raw[17] in "0123456789X":
+        return raw
+    text = _normalised(raw)
+    return _from_15_digits(text) if len(text) == 15 and text.isascii() and text.isdigit() else text
 
 
 @functools.lru_cache(maxsize=4)

@@ -8,13 +8,16 @@ files as Celery tasks, and refuses a confirm whose outcome would differ from the
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from .models import ImportFile, ImportRun
@@ -135,6 +138,45 @@ def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> N
     ) as copy:
         for row in rows:
             copy.write_row(row)
+
+
+@contextlib.contextmanager
+def writer_thread(write: Callable[[list], None]) -> Iterator[Callable[[list], None]]:
+    """Batches written in order by a thread of their own, on this thread's connection and so in its
+    transaction, while the caller checks the next batch: the database's work on one batch overlaps Python's
+    on the next (one core each). Yields `put(batch)`; on leaving, every batch put has been written, and a
+    failure of the writer is raised here (or at the next put). The caller must not use the connection
+    until then."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    batches: queue.Queue = queue.Queue(maxsize=2)  # the checker runs at most two batches ahead
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        connections[DEFAULT_DB_ALIAS] = wrapper  # this thread's `connection` is the caller's
+        while (batch := batches.get()) is not None:
+            if not failures:
+                try:
+                    write(batch)
+                except BaseException as exc:  # noqa: BLE001 — handed to the caller's thread
+                    failures.append(exc)
+
+    def put(batch: list) -> None:
+        if failures:
+            raise failures[0]
+        if batch:
+            batches.put(batch)
+
+    wrapper.inc_thread_sharing()
+    thread = threading.Thread(target=work, name="import-writer", daemon=True)
+    thread.start()
+    try:
+        yield put
+    finally:
+        batches.put(None)
+        thread.join()
+        wrapper.dec_thread_sharing()
+    if failures:
+        raise failures[0]
 
 
 # --- progress, kept in the cache so a polling page sees it while the import's transaction is open ---

@@ -158,12 +158,15 @@ def iter_data_rows(
     first = header.first_column
     wanted = tuple(header.columns.values())
     needed = max(wanted, default=first) + 1
+    # Only a first cell that begins like a stop prefix (or with a space) needs the spaces-removed look.
+    openings = tuple({prefix[0] for prefix in stop_prefixes})
     for index in range(header.row_index + 1, len(table.rows)):
         row = table.rows[index]
         if len(row) < needed:
             row.extend([""] * (needed - len(row)))
         head = row[first]
-        if head and isinstance(head, str) and "".join(head.split()).startswith(stop_prefixes):
+        if (head and type(head) is str and (head.startswith(openings) or head[0].isspace())
+                and "".join(head.split()).startswith(stop_prefixes)):
             return
         for column in wanted:
             if row[column]:

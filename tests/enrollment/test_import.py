@@ -144,3 +144,63 @@ def test_repeated_cell_values_are_checked_on_every_row(tmp_path, regions):
         (4, "身份证号"), (5, "缴费日期"), (6, "参保地区划"), (7, "身份证号"), (8, "身份证号"), (9, "身份证号")]
     assert result["errors"][0]["message"] == "身份证号出生日期 19970229 不是有效日期"
     assert result["errors"][3]["message"] == "身份证号在2024年度重复出现（另见第8、9行）"
+
+
+def _number(first17: str) -> str:
+    from poverty_registry.idnumber import check_char
+
+    return first17 + check_char(first17)
+
+
+def test_batches_hold_back_rows_whose_number_and_year_repeat_in_a_later_batch(tmp_path, regions, monkeypatch):
+    """Written two rows a batch while the next batch is checked: a number that stands again further down (as
+    written, in lower case, or as its 15-digit form) is never written early; a row whose repeat turns out
+    invalid is written once every row is checked."""
+    from enrollment import importer
+    from poverty_registry.idnumber import check_char
+
+    monkeypatch.setattr(importer, "FIRST_BATCH_ROWS", 1)
+    monkeypatch.setattr(importer, "BATCH_ROWS", 2)
+    ending_x = next(f"430621198002{day:02d}00{seq}" for day in range(1, 29) for seq in range(1, 10)
+                    if check_char(f"430621198002{day:02d}00{seq}") == "X") + "X"
+    n1, n3, n5, n6 = (_number(f"43062119800301{seq:03d}") for seq in (1, 3, 5, 6))
+    fifteen, eighteen = "430621800101123", _number("43062119800101123")
+    rows = [f"{n1},甲,2024,正常参保,,{VILLAGE_A}",          # 2: written with the first batch
+            f"{ending_x.lower()},乙,2024,正常参保,,{VILLAGE_A}",  # 3: the same as row 6
+            f"{n3},丙,2024,正常参保,,{VILLAGE_A}",          # 4
+            f"{fifteen},丁,2024,正常参保,,{VILLAGE_A}",     # 5: the same as row 7
+            f"{ending_x},乙,2024,正常参保,,{VILLAGE_A}",     # 6
+            f"{eighteen},丁,2024,正常参保,,{VILLAGE_A}",    # 7
+            f"{n5},戊,2024,正常参保,,{VILLAGE_A}",          # 8: held back, then written
+            f"{n5},戊,二〇二四,正常参保,,{VILLAGE_A}",       # 9: not a year, so not a repeat of row 8
+            f"{n6},己,2025,正常参保,,{VILLAGE_A}",          # 10: another year, not a repeat
+            f"{n6},己,2024,正常参保,,{VILLAGE_A}"]          # 11
+    result = run_command(write(tmp_path, "\n".join(rows) + "\n"))
+    assert {k: result[k] for k in ("rows_read", "created", "updated", "unchanged", "rows_rejected")} == \
+        {"rows_read": 10, "created": 5, "updated": 0, "unchanged": 0, "rows_rejected": 5}
+    assert [(e["row"], e["message"]) for e in result["errors"]] == [
+        (3, "身份证号在2024年度重复出现（另见第6行）"), (5, "身份证号在2024年度重复出现（另见第7行）"),
+        (6, "身份证号在2024年度重复出现（另见第3行）"), (7, "身份证号在2024年度重复出现（另见第5行）"),
+        (9, "参保年度“二〇二四”应为四位年份")]
+    assert sorted(Enrolment.objects.values_list("id_number", "year")) == sorted(
+        [(n1, 2024), (n3, 2024), (n5, 2024), (n6, 2024), (n6, 2025)])
+
+
+def test_a_batch_that_fails_leaves_nothing_of_the_file(tmp_path, regions, monkeypatch):
+    """The batches are one transaction: the second failing undoes the first, already written."""
+    from enrollment import importer
+
+    monkeypatch.setattr(importer, "FIRST_BATCH_ROWS", 1)
+    monkeypatch.setattr(importer, "BATCH_ROWS", 1)
+    write_batch = importer.EnrolmentWriter.write
+
+    def power_cut_after_the_first_batch(self, rows):
+        if self.written:
+            raise RuntimeError("断电")
+        write_batch(self, rows)
+
+    monkeypatch.setattr(importer.EnrolmentWriter, "write", power_cut_after_the_first_batch)
+    body = "".join(f"{_number(f'43062119800301{seq:03d}')},甲{seq},2024,正常参保,,{VILLAGE_A}\n" for seq in (1, 2, 3))
+    with pytest.raises(RuntimeError, match="断电"):
+        importing.import_path("enrolment", write(tmp_path, body), None, dry_run=False)
+    assert not Enrolment.objects.exists()
