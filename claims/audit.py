@@ -77,6 +77,71 @@ BEGIN
 END
 $$;
 
+-- The JSON of a row's audited columns `cols` (NULL: every column) as an SQL expression over `alias`.
+-- json_build_object takes at most 100 arguments: 50 columns a call, more merged as jsonb.
+CREATE OR REPLACE FUNCTION audit_json_expr(cols text[], alias text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN cols IS NULL THEN format('to_json(%s)', alias) ELSE (
+    SELECT CASE WHEN count(*) = 1 THEN min(call)
+                ELSE '(' || string_agg(call || '::jsonb', ' || ' ORDER BY g) || ')::json' END
+      FROM (SELECT (i - 1) / 50 AS g,
+                   'json_build_object(' || string_agg(format('%L, %s.%I', c, alias, c), ', ' ORDER BY i) || ')' AS call
+              FROM unnest(cols) WITH ORDINALITY u(c, i) GROUP BY (i - 1) / 50) s) END
+$$;
+
+-- The composite type of a table's audited columns `cols` (NULL: the table's own row type), created when first
+-- asked for and kept: a journal entry keeps its rows as text of this type, readable after any later migration
+-- (another column list is another type).
+CREATE OR REPLACE FUNCTION audit_row_type(tbl text, cols text[]) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  fields text;
+  name text;
+BEGIN
+  IF cols IS NULL THEN
+    RETURN quote_ident(tbl);
+  END IF;
+  SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY u.i)
+    INTO fields
+    FROM unnest(cols) WITH ORDINALITY u(c, i) JOIN pg_attribute a ON a.attrelid = tbl::regclass AND a.attname = u.c;
+  name := 'audit_row_' || left(md5(tbl || ':' || fields), 16);
+  IF to_regtype(name) IS NULL THEN
+    EXECUTE format('CREATE TYPE %I AS (%s)', name, fields);
+  END IF;
+  RETURN name;
+END
+$$;
+
+-- The changes a journal entry holds, as the records a direct write would have: (i, key, region, before, after).
+-- An entry keeps its rows as text of the audited columns' type ({"type", "k": keys, "r": regions, "b": rows
+-- before, "a": rows after}): a row's text costs a third of its JSON, built here, after the commit. Entries
+-- written before kept the records' JSON ([[key, region, before, after], …]).
+CREATE OR REPLACE FUNCTION audit_journal_changes(changes json)
+RETURNS TABLE (i bigint, k text, region text, before json, after json) LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+  typ text := changes ->> 'type';
+  cols text[];
+BEGIN
+  IF json_typeof(changes) = 'array' THEN
+    RETURN QUERY EXECUTE $q$
+      SELECT e.i, e.v ->> 0, e.v ->> 1, CASE WHEN json_typeof(e.v -> 2) <> 'null' THEN e.v -> 2 END,
+             CASE WHEN json_typeof(e.v -> 3) <> 'null' THEN e.v -> 3 END
+        FROM json_array_elements($1) WITH ORDINALITY e(v, i)$q$ USING changes;
+    RETURN;
+  END IF;
+  IF typ LIKE 'audit\_row\_%' THEN  -- the audited columns; a table's own type stands for the whole row
+    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO cols
+      FROM pg_attribute a JOIN pg_type t ON t.typrelid = a.attrelid
+     WHERE t.oid = typ::regtype AND a.attnum > 0 AND NOT a.attisdropped;
+  END IF;
+  RETURN QUERY EXECUTE format($q$
+    SELECT e.i, e.k, e.r, CASE WHEN e.b IS NOT NULL THEN %s END, CASE WHEN e.a IS NOT NULL THEN %s END
+      FROM ROWS FROM (json_array_elements_text($1 -> 'k'), json_array_elements_text($1 -> 'r'),
+                      json_array_elements_text($1 -> 'b'), json_array_elements_text($1 -> 'a'))
+           WITH ORDINALITY e(k, r, b, a, i)
+     CROSS JOIN LATERAL (SELECT e.b::%s AS xb, e.a::%s AS xa OFFSET 0) p$q$,  -- each row text read once
+    audit_json_expr(cols, '(p.xb)'), audit_json_expr(cols, '(p.xa)'), typ, typ) USING changes;
+END
+$fn$;
+
 -- Large statements (an import of 100,000 rows) sort their records in memory, not on disk.
 CREATE OR REPLACE FUNCTION audit_capture() RETURNS trigger LANGUAGE plpgsql SET work_mem = '256MB' AS $fn$
 DECLARE
@@ -90,10 +155,14 @@ DECLARE
   via text := TG_ARGV[2];
   -- The audited columns (secrets and bulky derived data left out); '' = the whole row.
   cols text[] := nullif(TG_ARGV[3], '')::text[];
-  json_o text; json_n text; row_o text; row_n text;
+  row_type text := TG_ARGV[4];  -- audit_row_type(table, cols): a journal entry's rows are text of this type
+  json_o text := audit_json_expr(cols, 'o');
+  json_n text := audit_json_expr(cols, 'n');
+  row_o text; row_n text;
   region_o text := 'NULL::text'; region_n text := 'NULL::text';
   join_o text := ''; join_n text := '';
   changes text;
+  journal_rows text;  -- the same changes as row texts, for a journal entry
   n bigint;
   first_id bigint;
   written bigint;
@@ -101,14 +170,8 @@ DECLARE
   prev bytea;
 BEGIN
   IF cols IS NULL THEN
-    json_o := 'to_json(o)'; json_n := 'to_json(n)'; row_o := 'ROW(o.*)'; row_n := 'ROW(n.*)';
-  ELSE  -- json_build_object takes at most 100 arguments: 50 columns a call, more merged as jsonb
-    SELECT CASE WHEN count(*) = 1 THEN min(call)
-                ELSE '(' || string_agg(call || '::jsonb', ' || ' ORDER BY g) || ')::json' END INTO json_o
-      FROM (SELECT (i - 1) / 50 AS g, 'json_build_object(' || string_agg(format('%L, o.%I', c, c), ', ' ORDER BY i)
-                   || ')' AS call
-              FROM unnest(cols) WITH ORDINALITY u(c, i) GROUP BY (i - 1) / 50) s;
-    json_n := replace(json_o, ', o.', ', n.');
+    row_o := 'ROW(o.*)'; row_n := 'ROW(n.*)';
+  ELSE
     SELECT 'ROW(' || string_agg(format('o.%I', c), ', ') || ')' INTO row_o FROM unnest(cols) c;
     row_n := replace(row_o, 'o.', 'n.');
   END IF;
@@ -123,13 +186,20 @@ BEGIN
   IF TG_OP = 'INSERT' THEN
     changes := format('SELECT n.%I AS k, NULL::json AS before, %s AS after, %s AS region FROM audit_new n%s',
                       pk, json_n, region_n, join_n);
+    journal_rows := format('SELECT n.%I::text AS k, coalesce(%s, '''') AS r, NULL::text AS b, %s::text AS a'
+                           ' FROM audit_new n%s', pk, region_n, row_n, join_n);
   ELSIF TG_OP = 'UPDATE' THEN
     changes := format('SELECT n.%I AS k, %s AS before, %s AS after, %s AS region'
                       ' FROM audit_old o JOIN audit_new n ON n.%I = o.%I%s WHERE %s IS DISTINCT FROM %s',
                       pk, json_o, json_n, region_n, pk, pk, join_n, row_o, row_n);
+    journal_rows := format('SELECT n.%I::text AS k, coalesce(%s, '''') AS r, %s::text AS b, %s::text AS a'
+                           ' FROM audit_old o JOIN audit_new n ON n.%I = o.%I%s WHERE %s IS DISTINCT FROM %s',
+                           pk, region_n, row_o, row_n, pk, pk, join_n, row_o, row_n);
   ELSE
     changes := format('SELECT o.%I AS k, %s AS before, NULL::json AS after, %s AS region FROM audit_old o%s',
                       pk, json_o, region_o, join_o);
+    journal_rows := format('SELECT o.%I::text AS k, coalesce(%s, '''') AS r, %s::text AS b, NULL::text AS a'
+                           ' FROM audit_old o%s', pk, region_o, row_o, join_o);
   END IF;
 
   -- The chain lock is held to the end of the transaction: a statement with nothing to record (an update
@@ -161,12 +231,11 @@ BEGIN
              audit_hash_chain($7, content_hash) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING)
         FROM (SELECT j.*, TRIGGER_JOURNAL_HASH AS content_hash
                 FROM (SELECT $6 + g AS id, count(*) AS rows,
-                             json_agg(json_build_array(k, region, before, after)) AS changes
-                        FROM (SELECT c.k::text AS k, coalesce(c.region, '') AS region, c.before, c.after,
-                                     (row_number() OVER () - 1) / ENTRY_ROWS AS g
-                                FROM (%s) c) x
-                       GROUP BY g) j) r$q$, TG_TABLE_NAME, TG_OP, TG_TABLE_NAME, TG_OP, changes)
-    USING AT_TEXT_NOW, actor, username, ip, source, first_id, prev;
+                             json_build_object('type', $8, 'k', json_agg(k), 'r', json_agg(r), 'b', json_agg(b),
+                                               'a', json_agg(a)) AS changes
+                        FROM (SELECT c.*, (row_number() OVER () - 1) / ENTRY_ROWS AS g FROM (%s) c) x
+                       GROUP BY g) j) r$q$, TG_TABLE_NAME, TG_OP, TG_TABLE_NAME, TG_OP, journal_rows)
+    USING AT_TEXT_NOW, actor, username, ip, source, first_id, prev, row_type;
     GET DIAGNOSTICS written = ROW_COUNT;
     IF written <> entries THEN
       RAISE EXCEPTION 'audit: % journal entries written for % changes', written, n;
@@ -214,10 +283,8 @@ BEGIN
            j.source, region_code, j.id, row_hash,
            audit_hash_chain(prev, row_hash) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING)
       FROM (SELECT h.*, SPREAD_ROW_HASH AS row_hash
-              FROM (SELECT first_id + e.i - 1 AS id, e.v ->> 0 AS object_pk, e.v ->> 1 AS region_code,
-                           CASE WHEN json_typeof(e.v -> 2) <> 'null' THEN e.v -> 2 END AS before,
-                           CASE WHEN json_typeof(e.v -> 3) <> 'null' THEN e.v -> 3 END AS after
-                      FROM json_array_elements(j.changes) WITH ORDINALITY e(v, i)) h) r;
+              FROM (SELECT first_id + e.i - 1 AS id, e.k AS object_pk, e.region AS region_code, e.before, e.after
+                      FROM audit_journal_changes(j.changes) e) h) r;
     GET DIAGNOSTICS written = ROW_COUNT;
     IF written <> j.rows THEN
       RAISE EXCEPTION 'audit: journal entry % holds % changes, % spread', j.id, j.rows, written;
@@ -303,7 +370,9 @@ def install_triggers(using: str = "default", **kwargs) -> None:
         for table, pk, region_key, via, columns in audited_tables():
             if table not in existing:  # a model whose migration has not run yet
                 continue
-            args = ", ".join(f"'{value}'" for value in (pk, region_key, via, columns))
+            cursor.execute("SELECT audit_row_type(%s, nullif(%s, '')::text[])", [table, columns])
+            row_type = cursor.fetchone()[0]
+            args = ", ".join(f"'{value}'" for value in (pk, region_key, via, columns, row_type))
             cursor.execute(TRIGGERS_SQL.format(table=connection.ops.quote_name(table), args=args))
 
 
@@ -379,10 +448,8 @@ VERIFY_SPREAD_SQL = """
 WITH spread AS (SELECT coalesce(max(journal_id), 0) AS upto FROM claims_auditrecord WHERE journal_id IS NOT NULL)
 SELECT coalesce(e.jid, r.journal_id) FROM
   (SELECT j.id AS jid, e.i, j.at, j.table_name, j.action, j.actor_id, j.actor_username, j.ip, j.source,
-          e.v ->> 0 AS k, e.v ->> 1 AS region,
-          CASE WHEN json_typeof(e.v -> 2) <> 'null' THEN (e.v -> 2)::text END AS b,
-          CASE WHEN json_typeof(e.v -> 3) <> 'null' THEN (e.v -> 3)::text END AS a
-     FROM claims_auditjournal j CROSS JOIN LATERAL json_array_elements(j.changes) WITH ORDINALITY e(v, i)
+          e.k, e.region, e.before::text AS b, e.after::text AS a
+     FROM claims_auditjournal j CROSS JOIN LATERAL audit_journal_changes(j.changes) e
     WHERE j.id <= (SELECT upto FROM spread)) e
   FULL JOIN
   (SELECT journal_id, row_number() OVER (PARTITION BY journal_id ORDER BY id) AS i, at, table_name, action,
