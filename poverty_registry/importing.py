@@ -9,6 +9,7 @@ files as Celery tasks, and refuses a confirm whose outcome would differ from the
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import queue
 import threading
@@ -131,13 +132,44 @@ def analyze_sampled(cursor, table: str) -> None:
     cursor.execute("SET LOCAL default_statistics_target TO DEFAULT")
 
 
-def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
-    """COPY rows into a (staging) table on the current connection."""
+def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence] | bytes) -> None:
+    """COPY rows, or a payload of rows already formatted by copy_payload, into a (staging) table on the current
+    connection."""
     with connection.cursor() as cursor, cursor.connection.cursor().copy(
         f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     ) as copy:
+        if isinstance(rows, bytes):
+            copy.write(rows)
+            return
         for row in rows:
             copy.write_row(row)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_payload(rows: Iterable[Sequence]) -> bytes:
+    """Rows (of text, whole numbers, dates, booleans and None) in COPY's text format, for rows COPYed more than
+    once (a ledger's preview, then its confirm): formatted once, then sent as they are."""
+    lines = []
+    for row in rows:
+        fields = ["\\N" if value is None else value if type(value) is str else _copy_text(value) for value in row]
+        line = "\t".join(fields)
+        # Only text can hold a tab, a line break or a backslash (each None stands as one: \N): escape rarely.
+        if (line.count("\t") != len(fields) - 1 or line.count("\\") != row.count(None) or "\n" in line
+                or "\r" in line):
+            line = "\t".join(field if value is None else field.translate(_COPY_ESCAPES)
+                             for field, value in zip(fields, row))
+        lines.append(line)
+    return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+def _copy_text(value) -> str:
+    if type(value) is bool:
+        return "t" if value else "f"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 @contextlib.contextmanager

@@ -111,6 +111,9 @@ class LedgerParse:
     rejected_rows: list[int]
     errors: list[RowError]
     header: HeaderMatch = field(repr=False)
+    # The accepted rows formatted for the import's staging table, once for a preview and its confirm; kept in
+    # this process only (not pickled into the parse cache).
+    stage_payload: bytes | None = field(default=None, repr=False)
 
     @property
     def households_accepted(self) -> int:
@@ -119,7 +122,8 @@ class LedgerParse:
     # Cached in Redis between preview and confirm: rows pickle as plain tuples with the birth date as its
     # day number, three times faster than named tuples of dates (each a Python-level call per row).
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "accepted": [(*row[:5], row[5].toordinal(), *row[6:]) for row in self.accepted]}
+        return {**self.__dict__, "stage_payload": None,
+                "accepted": [(*row[:5], row[5].toordinal(), *row[6:]) for row in self.accepted]}
 
     def __setstate__(self, state: dict) -> None:
         day = dt.date.fromordinal

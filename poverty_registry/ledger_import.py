@@ -190,7 +190,9 @@ class LedgerKind(importing.ImportKind):
     def _apply(self, parse: LedgerParse, user, today: dt.date, dry_run: bool, progress) -> importing.ImportOutcome:
         with connection.cursor() as cursor:
             importing.create_staging_table(cursor, "ledger_stage", STAGE_COLUMNS_SQL)
-            importing.copy_rows("ledger_stage", STAGE_COLUMNS, (_stage_row(row) for row in parse.accepted))
+            if parse.stage_payload is None:
+                parse.stage_payload = importing.copy_payload(_stage_row(row) for row in parse.accepted)
+            importing.copy_rows("ledger_stage", STAGE_COLUMNS, parse.stage_payload)
             importing.analyze_sampled(cursor, "pg_temp.ledger_stage")
             parse = self._reject_conflicts(cursor, parse, user)
             with_categories = parse.has_column("categories")

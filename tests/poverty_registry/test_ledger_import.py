@@ -242,3 +242,24 @@ def _wait_for(run, status: str, seconds: float = 120) -> dict:
         assert state["status"] not in {"failed", "stale"}, state
         time.sleep(0.5)
     raise AssertionError(f"import {run.pk} did not reach {status}: {state}")
+
+
+def test_a_payload_formatted_once_copies_as_psycopg_copies_the_rows(db):
+    """The ledger's staging rows are formatted once (preview and confirm send the same bytes): text with a tab,
+    a line break, a backslash or a literal \\N, None, booleans, dates and numbers arrive as psycopg's own COPY
+    writes them."""
+    rows = [(1, "甲\t乙", "line\nbreak\rcr", "back\\slash", None, True, dt.date(1990, 2, 28)),
+            (2, "\\N", "", "plain", "x", False, dt.date(2000, 1, 1)),
+            (3, "张三", None, None, None, False, dt.date(1985, 12, 31))]
+    columns = ("n", "a", "b", "c", "d", "flag", "day")
+    with connection.cursor() as cursor:
+        for table in ("by_payload", "by_rows"):
+            cursor.execute(f"CREATE TEMP TABLE {table} (n integer, a text, b text, c text, d text, flag boolean, "
+                           "day date)")
+        importing.copy_rows("by_payload", columns, importing.copy_payload(rows))
+        importing.copy_rows("by_rows", columns, rows)
+        cursor.execute("SELECT * FROM by_payload ORDER BY n")
+        by_payload = cursor.fetchall()
+        cursor.execute("SELECT * FROM by_rows ORDER BY n")
+        assert by_payload == cursor.fetchall() == rows
+    assert importing.copy_payload([]) == b""
