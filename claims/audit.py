@@ -505,8 +505,8 @@ def spread_after_commit() -> None:
     def queue():
         from .tasks import spread_audit_journal
 
-        try:
-            spread_audit_journal.delay()
+        try:  # no retries: with the broker away the write's caller must not wait, beat's run catches up
+            spread_audit_journal.apply_async(retry=False)
         except Exception:  # noqa: BLE001 — the write is committed; the periodic run spreads it
             logger.warning("审计批量日志展开任务未能入队，将由定时任务补做", exc_info=True)
 

@@ -23,7 +23,7 @@ def resettle_chunks_task(run_id: int) -> str:
     return _guarded(run_id, resettle_chunks).status
 
 
-@shared_task(name="audit.spread_journal")
+@shared_task(name="audit.spread_journal", ignore_result=True)  # nobody waits for it: no result backend call
 def spread_audit_journal() -> int:
     """Spread committed journal entries of the audit trail into indexed records (claims.audit)."""
     from .audit import spread_journal

@@ -328,8 +328,9 @@ class EnrolmentWriter:
                                                       "region_id"], rows)
             cursor.execute(UPSERT_SQL)
             created, updated = cursor.fetchone()
-        self.created, self.updated, self.written = self.created + created, self.updated + updated, \
-            self.written + len(rows)
+        self.created += created
+        self.updated += updated
+        self.written += len(rows)
 
     def counts(self) -> dict[str, int]:
         return {"created": self.created, "updated": self.updated,

@@ -296,3 +296,28 @@ def test_a_committed_bulk_write_is_spread_by_the_celery_worker(celery_worker_pro
     assert sorted(r.object_pk for r in spread) == sorted(str(p.pk) for p in people)
     assert all(r.after["phone"] == "0730-6666666" and r.source == "test-worker" for r in spread)
     assert verify_journal()[1] is None and verify_chain()[1] is None
+
+
+def test_a_bulk_write_stays_when_its_spreading_cannot_be_queued(regions, monkeypatch, caplog,
+                                                                 django_capture_on_commit_callbacks):
+    """The broker away at commit: the write and its journal stay, a warning says beat's run will spread it."""
+    from kombu.exceptions import OperationalError
+
+    from claims import tasks
+    from claims.models import AuditJournal
+    from poverty_registry.importing import tune_bulk_transaction
+    from tests.conftest import make_person
+
+    def broker_away(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.spread_audit_journal, "apply_async", broker_away)
+    people = [make_person(VILLAGE_A, seq=i, name=f"断连{i}") for i in range(1, 4)]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        tune_bulk_transaction()
+        _bulk_phone_change(people, "0730-5555555", direct_rows=0)
+    assert len(callbacks) == 1
+    assert "将由定时任务补做" in caplog.text
+    assert set(Person.objects.filter(pk__in=[p.pk for p in people]).values_list("phone", flat=True)) == {
+        "0730-5555555"}
+    assert AuditJournal.objects.get().rows == 3
