@@ -22,7 +22,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from .models import ImportFile, ImportRun
-from .tabular import RowError
+from .tabular import RowError, gc_paused
 
 LARGE_IMPORT_ROWS = 20_000  # above this, preview and confirm run as Celery tasks with a progress bar
 KEPT_ERRORS = 1000
@@ -151,6 +151,11 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 def copy_payload(rows: Iterable[Sequence]) -> bytes:
     """Rows (of text, whole numbers, dates, booleans and None) in COPY's text format, for rows COPYed more than
     once (a ledger's preview, then its confirm): formatted once, then sent as they are."""
+    with gc_paused():  # a list per row, no cycles: no collector passes over the import's rows meanwhile
+        return _payload(rows)
+
+
+def _payload(rows: Iterable[Sequence]) -> bytes:
     lines = []
     for row in rows:
         fields = ["\\N" if value is None else value if type(value) is str else _copy_text(value) for value in row]

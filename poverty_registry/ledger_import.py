@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 
 from django.core.cache import cache
 from django.db import connection
@@ -98,7 +99,6 @@ SELECT
       OR (m.phone IS NOT NULL AND m.phone IS DISTINCT FROM m.old_phone)
       OR cc.person_id IS NOT NULL)
   ) AS updated,
-  count(DISTINCT m.household_no) AS households,
   (SELECT n FROM household_changes) AS households_changed
 FROM matched m LEFT JOIN category_changed cc ON cc.person_id = m.person_id
 """
@@ -182,12 +182,13 @@ class LedgerKind(importing.ImportKind):
     def run(self, data, filename, user, *, dry_run, progress):
         today = timezone.localdate()
         progress(5, "读取并核对文件")
-        parse = cached_parse(data, filename, allowed_villages(user), today)
+        parse, store_parse = cached_parse(data, filename, allowed_villages(user), today)
         progress(45, "与台账比对")
-        return importing.in_transaction(lambda: self._apply(parse, user, today, dry_run, progress),
+        return importing.in_transaction(lambda: self._apply(parse, user, today, dry_run, progress, store_parse),
                                         dry_run=dry_run)
 
-    def _apply(self, parse: LedgerParse, user, today: dt.date, dry_run: bool, progress) -> importing.ImportOutcome:
+    def _apply(self, parse: LedgerParse, user, today: dt.date, dry_run: bool, progress,
+               store_parse: Callable[[], None]) -> importing.ImportOutcome:
         with connection.cursor() as cursor:
             importing.create_staging_table(cursor, "ledger_stage", STAGE_COLUMNS_SQL)
             if parse.stage_payload is None:
@@ -196,8 +197,9 @@ class LedgerKind(importing.ImportKind):
             importing.analyze_sampled(cursor, "pg_temp.ledger_stage")
             parse = self._reject_conflicts(cursor, parse, user)
             with_categories = parse.has_column("categories")
+            store_parse()  # pickling holds the interpreter: while this thread waits for the count, not before
             cursor.execute(COUNT_SQL, {"today": today, "with_categories": with_categories})
-            created, updated, households, households_changed = cursor.fetchone()
+            created, updated, households_changed = cursor.fetchone()
             # The count's conditions are the writes' conditions: a file that changes nothing writes nothing,
             # and need not run the statements to find that out (a re-import of 100,000 unchanged rows).
             if not dry_run and (created or updated or households_changed):
@@ -217,7 +219,8 @@ class LedgerKind(importing.ImportKind):
         accepted = len(parse.accepted)
         return importing.ImportOutcome(
             rows_read=parse.rows_read,
-            counts={"households_imported": households, "persons_created": created, "persons_updated": updated,
+            counts={"households_imported": parse.households_accepted, "persons_created": created,
+                    "persons_updated": updated,
                     "persons_unchanged": accepted - created - updated},
             rows_rejected=len(parse.rejected_rows),
             errors=parse.errors,
@@ -269,24 +272,35 @@ class _AnyVillage:
         return True
 
 
-def cached_parse(data: bytes, filename: str, villages: set[str], today: dt.date) -> LedgerParse:
+def cached_parse(data: bytes, filename: str, villages: set[str], today: dt.date
+                 ) -> tuple[LedgerParse, Callable[[], None]]:
     """Preview and confirm check the same file against the same villages on the same day: parse it once.
     The key covers everything the parse depends on, so a hit is the same result. The last parse is also
     kept in this process (a Celery worker or a command usually runs both steps), which spares unpickling
-    100,000 rows from Redis; another process finds it in Redis."""
+    100,000 rows from Redis; another process finds it in Redis. Returns the parse and what stores a new one
+    in Redis: only a confirm in another process reads it, seconds later at the earliest, so the caller stores
+    it on a thread of its own while it waits for the database (a third of a second for 100,000 rows, during
+    which the pickler holds the interpreter). A confirm that comes first finds nothing and parses again."""
     scope = hashlib.sha256(",".join(sorted(villages)).encode()).hexdigest()
     key = f"ledger-parse:{importing.digest(data)}:{scope}:{today.isoformat()}:{filename.rsplit('.', 1)[-1].lower()}"
     if _last_parse.get("key") == key:
-        return _last_parse["parse"]
+        return _last_parse["parse"], _nothing_to_store
     parse = cache.get(key)
-    if parse is None:
+    found = parse is not None
+    if not found:
         parse = parse_ledger(data, filename, allowed_villages=villages, today=today)
-        # Only a confirm in another process reads it, seconds later at the earliest: stored beside the
-        # preview's database work, not before it (a third of a second for 100,000 rows). A confirm that
-        # comes first finds nothing and parses again.
-        threading.Thread(target=_store_parse, args=(key, parse), name="ledger-parse-cache", daemon=True).start()
     _last_parse.update(key=key, parse=parse)
-    return parse
+    if found:
+        return parse, _nothing_to_store
+
+    def store() -> None:
+        threading.Thread(target=_store_parse, args=(key, parse), name="ledger-parse-cache", daemon=True).start()
+
+    return parse, store
+
+
+def _nothing_to_store() -> None:
+    pass
 
 
 def _store_parse(key: str, parse: LedgerParse) -> None:

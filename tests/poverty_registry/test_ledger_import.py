@@ -118,6 +118,26 @@ def test_manual_category_is_not_ended_by_the_ledger(tmp_path, clerk_a):
     assert sorted(person.categories_on(timezone.localdate())) == ["tekun", "tuopin"]
 
 
+def test_a_person_counts_as_changed_only_when_the_listed_categories_differ_from_those_held(tmp_path, clerk_a):
+    """The count's set comparison against the writes (CATEGORY_SQL): a category held by hand and also listed
+    starts nothing; a ledger category started today and no longer listed is removed; a category ending in
+    the future is still held."""
+    today = timezone.localdate()
+    run_command(two_households(tmp_path))
+    person = Person.objects.get(id_number=id_number(1))
+    PersonCategory.objects.create(person=person, category="tekun", valid_from=dt.date(2020, 1, 1),
+                                  valid_to=today + dt.timedelta(days=10), source="manual")
+    assert run_command(two_households(tmp_path, categories0="特困供养人员、脱贫人口"), dry_run=True)[
+        "persons_updated"] == 0
+    dropped = run_command(two_households(tmp_path, categories0="特困供养人员"))
+    assert (dropped["persons_updated"], dropped["persons_unchanged"]) == (1, 2)
+    assert not person.categories.filter(category="tuopin").exists()  # it had only started today
+    assert run_command(two_households(tmp_path, categories0="特困供养人员"))["persons_updated"] == 0
+    listed_again = run_command(two_households(tmp_path))
+    assert listed_again["persons_updated"] == 1
+    assert sorted(person.categories_on(today)) == ["tekun", "tuopin"]
+
+
 def test_dry_run_writes_nothing(tmp_path, clerk_a):
     result = run_command(two_households(tmp_path), dry_run=True)
     assert result["persons_created"] == 3
