@@ -93,23 +93,23 @@ class EnrolmentRows:
         self.seen: dict[tuple[str, int], int] = {}
         self.repeated: dict[tuple[str, int], list[int]] = {}
         self.held: list[int] = []  # accepted rows of a doubtful key, written after every row is checked
+        # Cell values already found valid, kept across batches: years, statuses, paid dates, regions.
+        self.known_values: tuple[dict, dict, dict, dict] = ({}, {}, {"": None, None: None}, {})
         self.today = dt.date.today()
         self.today_digits = self.today.strftime("%Y%m%d")
 
     def error(self, row: int, column: str, message: str) -> None:
         self.errors[row].append(RowError(row, self.labels.get(column, COLUMNS[column]), message))
 
-    def check_rows(self, rows, columns: dict[str, int]) -> int:
-        """Check (row number, cells) pairs; returns how many were read. A column's cell values repeat (a
-        year, a status, a few hundred dates and villages), so each distinct valid value is parsed once and
-        looked up after; a value not seen before, or not valid, takes check()'s path with its message."""
+    def check_rows(self, rows, columns: dict[str, int]) -> None:
+        """Check (row number, cells) pairs. A column's cell values repeat (a year, a status, a few hundred
+        dates and villages), so each distinct valid value is parsed once per file and looked up after; a value
+        not seen before, or not valid, takes check()'s path with its message."""
         id_at, name_at, year_at = columns["id_number"], columns["name"], columns["year"]
         status_at, region_at, paid_at = columns["status"], columns["region"], columns.get("paid_date")
-        years, statuses, paid_dates, regions = {}, {}, {"": None, None: None}, {}
+        years, statuses, paid_dates, regions = self.known_values
         today_digits, accepted, errors, seen = self.today_digits, self.accepted, self.errors, self.seen
-        read = 0
         for row, cells in rows:
-            read += 1
             number, year, status = cells[id_at], years.get(cells[year_at]), statuses.get(cells[status_at])
             region = regions.get(cells[region_at])
             name = cells[name_at]
@@ -126,7 +126,6 @@ class EnrolmentRows:
                 self._repeat((number, year), first, row)
             if row not in errors:
                 accepted[row] = (number, name, year, status, paid, region)
-        return read
 
     @staticmethod
     def _remember(year_cell, years, status_cell, statuses, region_cell, regions, paid_cell, paid_dates, row):
