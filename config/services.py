@@ -85,45 +85,119 @@ def service_environment(stack: contextlib.ExitStack) -> dict[str, str]:
     return env
 
 
+# --- stopping: any SIGINT/SIGTERM/SIGHUP to us or to the `make` above us stops every server and child ---
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux for a SIGTERM when the parent process ends (a `make` killed outright, or our own supervisor
+    for the processes we start), so nothing is left running behind a dead parent."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _caught_signals(pid: int) -> int:
+    """The mask of signals process `pid` has a handler for (Linux /proc); 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return 0
+
+
+class ParentWatch:
+    """GNU make does not pass a SIGINT on to its recipe: it waits for the recipe to end. But before waiting it
+    puts the signal's handler back to the default, so a parent that stops catching a stop signal it caught
+    when we started has been told to stop (and a parent that is gone needs no asking)."""
+
+    def __init__(self) -> None:
+        self.parent = os.getppid()
+        self.watched = _caught_signals(self.parent) & sum(1 << (s - 1) for s in STOP_SIGNALS)
+
+    def told_to_stop(self) -> bool:
+        if os.getppid() != self.parent:
+            return True
+        return _caught_signals(self.parent) & self.watched != self.watched
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> ParentWatch:
+    """Turn SIGINT/SIGTERM/SIGHUP into KeyboardInterrupt (so every `finally` and ExitStack callback runs) and
+    watch the parent: call before starting anything."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _stop)
+    _die_with_parent()
+    return ParentWatch()
+
+
+def supervise(children: list[subprocess.Popen], watch: ParentWatch) -> None:
+    """Wait until a child ends, we are signalled or the parent is told to stop; then stop every child."""
+    try:
+        while all(child.poll() is None for child in children) and not watch.told_to_stop():
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def start_child(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(argv, env=env, cwd=BASE_DIR, preexec_fn=_die_with_parent)
+
+
 def exec_command(argv: list[str]) -> int:
-    with contextlib.ExitStack() as stack:
-        env = service_environment(stack)
-        return subprocess.call(argv, env=env)
+    watch = stop_on_signals()
+    try:
+        with contextlib.ExitStack() as stack:
+            env = service_environment(stack)
+            child = start_child(argv, env)
+            supervise([child], watch)
+            return child.returncode if child.returncode >= 0 else 128 - child.returncode
+    except KeyboardInterrupt:
+        return 130
 
 
 def run_back_office() -> int:
-    """Migrate, load the demo data once, then serve web + Celery worker + beat until Ctrl-C."""
+    """Migrate, load the demo data once, then serve web + Celery worker + beat until stopped."""
     py = sys.executable
-    with contextlib.ExitStack() as stack:
-        env = service_environment(stack)
-        env.setdefault("DEBUG", "1")
-        for step in (["migrate", "--noinput"], ["setup_demo"]):
-            if subprocess.call([py, "manage.py", *step], env=env, cwd=BASE_DIR) != 0:
-                return 1
-        addr = env.get("RUN_ADDR", "127.0.0.1:8000")
-        children = [
-            subprocess.Popen([py, "manage.py", "runserver", "--noreload", addr], env=env, cwd=BASE_DIR),
-            subprocess.Popen([py, "-m", "celery", "-A", "config", "worker", "-l", "info", "-c", "2"],
-                             env=env, cwd=BASE_DIR),
-            subprocess.Popen([py, "-m", "celery", "-A", "config", "beat", "-l", "info",
-                              "-s", str(VAR_DIR / "celerybeat-schedule")], env=env, cwd=BASE_DIR),
-        ]
-        print(f"\n后台已启动：http://{addr}/  （Ctrl-C 停止全部服务）\n", flush=True)
-        try:
-            while all(child.poll() is None for child in children):
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-            for child in children:
-                try:
-                    child.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-        print("已停止。", flush=True)
+    watch = stop_on_signals()
+    try:
+        with contextlib.ExitStack() as stack:
+            env = service_environment(stack)
+            env.setdefault("DEBUG", "1")
+            for step in (["migrate", "--noinput"], ["setup_demo"]):
+                child = start_child([py, "manage.py", *step], env)
+                supervise([child], watch)
+                if child.returncode != 0:
+                    return 1
+            addr = env.get("RUN_ADDR", "127.0.0.1:8000")
+            children = [
+                start_child([py, "manage.py", "runserver", "--noreload", addr], env),
+                start_child([py, "-m", "celery", "-A", "config", "worker", "-l", "info", "-c", "2"], env),
+                start_child([py, "-m", "celery", "-A", "config", "beat", "-l", "info",
+                             "-s", str(VAR_DIR / "celerybeat-schedule")], env),
+            ]
+            print(f"\n后台已启动：http://{addr}/  （Ctrl-C 停止全部服务）\n", flush=True)
+            supervise(children, watch)
+    except KeyboardInterrupt:
+        pass
+    print("已停止。", flush=True)
     return 0
 
 
