@@ -5,10 +5,16 @@ import json
 
 from django.apps import apps
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
+from django.urls import path
+from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 
 from poverty_registry.admin_base import ReadOnlyScopedAdmin, ScopedAdmin
 
+from .audit_anchor import anchor_path, anchors_of_day
 from .models import AuditRecord
 
 
@@ -75,8 +81,6 @@ class AuditRecordAdmin(ReadOnlyScopedAdmin):
         return super().changelist_view(request, extra_context)
 
     def get_urls(self):
-        from django.urls import path
-
         # before the model's own URLs: their "<object_id>/" would take "anchors/"
         return [path("anchors/", self.admin_site.admin_view(self.anchors_view), name="claims_auditrecord_anchors"),
                 *super().get_urls()]
@@ -84,13 +88,6 @@ class AuditRecordAdmin(ReadOnlyScopedAdmin):
     def anchors_view(self, request):
         """The day's anchors of the audit chains, to print and sign (claims.audit_anchor). They cover every
         region's records: for those who may read the whole trail, the journal included."""
-        from django.core.exceptions import PermissionDenied
-        from django.shortcuts import render
-        from django.utils import timezone
-        from django.utils.dateparse import parse_date
-
-        from .audit_anchor import anchor_path, anchors_of_day
-
         if not request.user.has_perm("claims.view_auditjournal"):
             raise PermissionDenied
         try:
