@@ -5,10 +5,16 @@ import json
 
 from django.apps import apps
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
+from django.urls import path
+from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 
 from poverty_registry.admin_base import ReadOnlyScopedAdmin, ScopedAdmin
 
+from .audit_anchor import anchor_path, anchors_of_day
 from .models import AuditRecord
 
 
@@ -73,6 +79,25 @@ class AuditRecordAdmin(ReadOnlyScopedAdmin):
             self.message_user(request, f"另有 {changes} 条批量变更已记入审计批量日志，正在写入本列表，请稍后刷新。",
                               messages.INFO)
         return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        # before the model's own URLs: their "<object_id>/" would take "anchors/"
+        return [path("anchors/", self.admin_site.admin_view(self.anchors_view), name="claims_auditrecord_anchors"),
+                *super().get_urls()]
+
+    def anchors_view(self, request):
+        """The day's anchors of the audit chains, to print and sign (claims.audit_anchor). They cover every
+        region's records: for those who may read the whole trail, the journal included."""
+        if not request.user.has_perm("claims.view_auditjournal"):
+            raise PermissionDenied
+        try:
+            day = parse_date(request.GET.get("date", "")) or timezone.localdate()
+        except ValueError:
+            day = timezone.localdate()
+        anchors, checked = anchors_of_day(day)
+        return render(request, "admin/claims/auditrecord/anchors.html", {
+            **self.admin_site.each_context(request), "title": "审计锚点核对单", "day": day, "anchors": anchors,
+            "checked": checked, "anchor_file": anchor_path(), "printed_at": timezone.now()})
 
     def get_fields(self, request, obj=None):
         return ("at", "actor_username", "actor_id", "ip", "source", "action", "table_label", "object_pk",

@@ -14,5 +14,6 @@ class ClaimsConfig(AppConfig):
         # claims is the last of our apps: by its post_migrate every table and permission exists.
         post_migrate.connect(install_triggers, sender=self, dispatch_uid="audit_install_triggers")
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="sync_roles")
-        from . import claim_import  # noqa: F401 — registers the "claims" import kind
+        # registers the "claims" import kind and the audit anchors' deploy checks
+        from . import checks, claim_import  # noqa: F401
         from .supervision_tasks import screen_nightly  # noqa: F401 — registers the screening tasks with Celery

@@ -417,27 +417,32 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-VERIFY_SQL = f"""
-SELECT id FROM (
-  SELECT id, row_hash, chain_hash, rh, audit_hash_chain(NULL::bytea, rh) OVER (ORDER BY id) AS chain
+# Every record's content hash and chain hash recomputed from its stored columns, beside the stored ones: what
+# verify_chain compares, and exactly what a consistent rewrite of the trail would have to store (the anchors in
+# claims.audit_anchor are what catches that).
+RECOMPUTED_RECORDS_SQL = f"""
+SELECT id, row_hash, chain_hash, rh, audit_hash_chain(NULL::bytea, rh) OVER (ORDER BY id) AS chain
   FROM (SELECT a.id, a.row_hash, a.chain_hash, {ROW_HASH_SQL.format(
       id="a.id", at=AT_TEXT_SQL.format("a.at"), table="a.table_name", pk="a.object_pk", action="a.action",
       before="a.before", after="a.after", actor_id="a.actor_id::text", username="a.actor_username", ip="a.ip",
       source="a.source", region="a.region_code")} AS rh FROM claims_auditrecord a) x
-) y
+"""
+VERIFY_SQL = f"""
+SELECT id FROM ({RECOMPUTED_RECORDS_SQL}) y
 WHERE row_hash IS DISTINCT FROM rh OR chain_hash IS DISTINCT FROM chain
 ORDER BY id LIMIT 1
 """
 
-
-VERIFY_JOURNAL_SQL = f"""
-SELECT id FROM (
-  SELECT id, content_hash, chain_hash, ch, audit_hash_chain(NULL::bytea, ch) OVER (ORDER BY id) AS chain
+# The same for the journal: (id, content_hash, chain_hash, recomputed ch, recomputed chain).
+RECOMPUTED_JOURNAL_SQL = f"""
+SELECT id, content_hash, chain_hash, ch, audit_hash_chain(NULL::bytea, ch) OVER (ORDER BY id) AS chain
   FROM (SELECT j.id, j.content_hash, j.chain_hash, {JOURNAL_HASH_SQL.format(
       id="j.id", at=AT_TEXT_SQL.format("j.at"), table="j.table_name", action="j.action",
       actor_id="j.actor_id::text", username="j.actor_username", ip="j.ip", source="j.source", rows="j.rows",
       changes="j.changes")} AS ch FROM claims_auditjournal j) x
-) y
+"""
+VERIFY_JOURNAL_SQL = f"""
+SELECT id FROM ({RECOMPUTED_JOURNAL_SQL}) y
 WHERE content_hash IS DISTINCT FROM ch OR chain_hash IS DISTINCT FROM chain
 ORDER BY id LIMIT 1
 """

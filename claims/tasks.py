@@ -31,6 +31,15 @@ def spread_audit_journal() -> int:
     return spread_journal()
 
 
+@shared_task(name="audit.anchor", ignore_result=True)
+def anchor_audit_chain() -> int | None:
+    """Hourly: sign the audit chains' heads into the anchor file (claims.audit_anchor); the anchor's number."""
+    from .audit_anchor import write_anchor
+
+    line = write_anchor()
+    return line["n"] if line else None
+
+
 def _guarded(run_id: int, work):
     from .services import fail_run
     from .settlement_models import ResettleRun

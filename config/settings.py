@@ -106,6 +106,15 @@ BULK_WORK_MEM = os.environ.get("BULK_WORK_MEM", "256MB")
 # after its commit (claims.audit); fewer are recorded directly. The periodic run catches up on any left.
 AUDIT_DIRECT_ROWS = int(os.environ.get("AUDIT_DIRECT_ROWS", "5000"))
 CELERY_BEAT_SCHEDULE["audit-spread-journal"] = {"task": "audit.spread_journal", "schedule": 60.0}
+# Audit anchors (claims.audit_anchor): every hour the heads of both audit chains, signed with a key the database
+# never holds, are appended to a file the database cannot reach. Without a key, DEBUG derives one from SECRET_KEY;
+# production refuses to anchor (and `check --deploy` warns). Retired keys still verify the lines they signed.
+AUDIT_ANCHOR_KEY = os.environ.get("AUDIT_ANCHOR_KEY", "")
+AUDIT_ANCHOR_RETIRED_KEYS = env_list("AUDIT_ANCHOR_RETIRED_KEYS")
+AUDIT_ANCHOR_FILE = Path(os.environ.get("AUDIT_ANCHOR_FILE", VAR_DIR / "audit-anchors" / "anchors.jsonl"))
+CELERY_BEAT_SCHEDULE["audit-anchor"] = {
+    "task": "audit.anchor", "schedule": crontab(minute=os.environ.get("AUDIT_ANCHOR_MINUTE", "5")),
+}
 
 # Nightly cross-department matching (DOMAIN §8): inbox folder per source, schedule, link threshold.
 MATCHING_INBOX = Path(os.environ.get("MATCHING_INBOX", VAR_DIR / "inbox"))
