@@ -8,7 +8,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from poverty_registry.admin_base import ReadOnlyScopedAdmin, ScopedAdmin, shown_id_number
+from poverty_registry.admin_base import AccessLoggedAdmin, ReadOnlyScopedAdmin, ScopedAdmin, shown_id_number
 from poverty_registry.scoping import region_prefix
 
 from . import policy as policies
@@ -100,8 +100,9 @@ class PolicySetAdmin(ScopedAdmin):
 
 
 @admin.register(Claim)
-class ClaimAdmin(ScopedAdmin):
+class ClaimAdmin(AccessLoggedAdmin):
     form = ClaimEntryForm
+    access_page_kind = "claim"  # a claim carries the diagnosis: every opening is recorded
     list_filter = ("year", "status", "visit_type", "hospital_level", "in_county")
     search_fields = ("=claim_no", "=id_number", "name")
     search_help_text = "按结算单号、完整身份证号精确查询，或按姓名查询"

@@ -18,6 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from poverty_registry import access_log
 from poverty_registry.admin_base import audit_url, shown_id_number
 from poverty_registry.models import Region
 from poverty_registry.tabular import neutralise_formula
@@ -73,7 +74,9 @@ def claim_admin_url(claim_pk) -> str:
         return ""
 
 
-def xlsx_response(filename: str, sheets: list[tuple[str, list[str], list[list]]]) -> HttpResponse:
+def xlsx_response(request, filename: str, sheets: list[tuple[str, list[str], list[list]]], *,
+                  full_ids: int = 0) -> HttpResponse:
+    """The workbook of an export, recorded in the access log (rows: of every sheet)."""
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
@@ -87,6 +90,7 @@ def xlsx_response(filename: str, sheets: list[tuple[str, list[str], list[list]]]
     response = HttpResponse(buffer.getvalue(),
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{filename}"
+    access_log.record_export(request, filename, sum(len(rows) for _, _, rows in sheets), full_ids=full_ids)
     return response
 
 
@@ -133,7 +137,7 @@ def overview(request):
 def overview_export(request):
     data = _overview_data(request)
     m = data["money"]
-    return xlsx_response(f"audit_{data['year']}.xlsx", [
+    return xlsx_response(request, f"audit_{data['year']}.xlsx", [
         ("按规则", ["规则", "名称", "默认风险等级", "疑点数"], [b["row"] for b in data["by_rule"]]),
         ("按医院", ["医院ID", "医疗机构", "疑点数"], [b["row"] for b in data["by_hospital"]]),
         ("按乡镇", ["乡镇代码", "乡镇", "疑点数"], [b["row"] for b in data["by_township"]]),
@@ -159,6 +163,7 @@ def hit_list(request):
                      50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    access_log.record_list(request, list(page.object_list), ScreeningHit._meta.label_lower)
     return render(request, "supervision/hits.html", {
         "page": page, "year": year, "filters": filters, "rules": RULES, "severities": SEVERITIES,
         "query": query.urlencode(), "can_open": request.user.has_perm("claims.add_case"),
@@ -175,7 +180,8 @@ def hit_export(request):
              h.claim.admission_date, h.claim.discharge_date, h.claim.diagnosis, h.claim.total_cost, h.region_id,
              ", ".join(str(i) for i in h.evidence_claim_ids)]
             for h in hits.select_related("claim__hospital").order_by("rule", "claim__admission_date")[:100000]]
-    return xlsx_response(f"hits_{year}.xlsx", [("疑点", [
+    full_ids = len(rows) if access_log.may_see_full_id(request.user) else 0
+    return xlsx_response(request, f"hits_{year}.xlsx", full_ids=full_ids, sheets=[("疑点", [
         "规则", "名称", "风险等级", "状态", "结算单号", "医疗机构", "姓名", "身份证号", "入院日期", "出院日期",
         "诊断", "总费用", "区划", "证据结算单ID"], rows)])
 
@@ -188,6 +194,8 @@ def claim_detail(request, pk):
     hits = list(ScreeningHit.objects.restrict(request.user).filter(claim=claim).prefetch_related("cases"))
     evidence_ids = {i for h in hits for i in h.evidence_claim_ids}
     evidence = {c.pk: c for c in claims.filter(pk__in=evidence_ids).select_related("hospital")}
+    access_log.record_access(request, "claim", object_key=f"claims.claim:{claim.pk}", rows=1,
+                             full_ids=int(access_log.may_see_full_id(request.user)))
     return render(request, "supervision/claim.html", {
         "claim": claim, "id_number": shown_id_number(request.user, claim.id_number),
         "hits": [(h, [(i, evidence.get(i)) for i in h.evidence_claim_ids],
@@ -337,7 +345,13 @@ def _case_context(request, case, **forms_given) -> dict:
 def case_detail(request, pk):
     case = get_object_or_404(Case.objects.restrict(request.user).select_related(
         "region", "opened_by", "investigator", "reviewer", "target_hospital"), pk=pk)
-    return render(request, "supervision/case.html", _case_context(request, case))
+    context = _case_context(request, case)
+    if access_log.may_see_full_id(request.user):  # the hits' claimants and a person under investigation
+        shown = len(context["hits"]) + bool(case.target_id_number)
+        if shown:
+            access_log.record_access(request, "full_id_page", object_key=f"claims.case:{case.pk}", rows=shown,
+                                     full_ids=shown)
+    return render(request, "supervision/case.html", context)
 
 
 @login_required
@@ -395,6 +409,8 @@ def case_attachment(request, pk, attachment_pk):
         handle = attachment.file.open("rb")
     except FileNotFoundError:
         raise Http404("文件不存在") from None
+    access_log.record_access(request, "download", object_key=f"claims.caseattachment:{attachment.pk}",
+                             file_name=attachment.name, rows=1)
     return FileResponse(handle, as_attachment=True, filename=attachment.name)
 
 
@@ -403,5 +419,5 @@ def case_attachment(request, pk, attachment_pk):
 def publication_export(request):
     """公示: closed, confirmed cases, persons' names and ID numbers masked whatever the user may see."""
     rows = case_service.publication_rows(Case.objects.restrict(request.user))
-    return xlsx_response(f"publication_{dt.date.today():%Y%m%d}.xlsx",
+    return xlsx_response(request, f"publication_{dt.date.today():%Y%m%d}.xlsx",
                          [("公示", case_service.PUBLICATION_HEADERS, rows)])

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from poverty_registry import access_log
 from poverty_registry.admin_base import shown_id_number
 from poverty_registry.models import Region
 from poverty_registry.scoping import region_prefix
@@ -45,6 +46,8 @@ def sheet(request, pk: int):
     version = request.GET.get("v")
     context = selectors.sheet_versions(claim, int(version) if version and version.isdigit() else None)
     context.update(claim=claim, id_number=shown_id_number(request.user, claim.id_number), now=timezone.now())
+    access_log.record_access(request, "settlement_sheet", object_key=f"claims.claim:{claim.pk}", rows=1,
+                             full_ids=int(access_log.may_see_full_id(request.user)))
     return render(request, "claims/sheet.html", context)
 
 
@@ -53,8 +56,12 @@ def statistics(request):
     form, year, region = _scope(request)
     qs = selectors.current_settlements(Settlement.objects.restrict(request.user), year, region)
     stats = selectors.statistics(qs)
-    if request.GET.get("format") == "xlsx":
-        return _xlsx(exports.statistics_workbook(stats, year, region), f"一站式结算统计_{year}.xlsx")
+    if request.GET.get("format") == "xlsx":  # figures by group, no person: recorded as any export
+        filename = f"一站式结算统计_{year}.xlsx"
+        content = exports.statistics_workbook(stats, year, region)
+        groups = sum(len(stats[key]) for key in ("townships", "hospitals", "categories", "levels"))
+        access_log.record_export(request, filename, groups, full_ids=0)
+        return _xlsx(content, filename)
     context = {
         "form": form, "year": year, "region": region, "stats": stats,
         "township_bars": selectors.bars(stats["townships"]), "level_bars": selectors.bars(stats["levels"]),
@@ -72,11 +79,17 @@ def risk(request):
     claims = Claim.objects.restrict(request.user)
     if request.GET.get("format") == "xlsx":
         totals = list(qs[:20000])
-        return _xlsx(exports.risk_workbook(totals, selectors.claims_of(totals, claims), request.user, year),
-                     f"因病返贫致贫风险预警_{year}.xlsx")
+        by_person = selectors.claims_of(totals, claims)
+        filename = f"因病返贫致贫风险预警_{year}.xlsx"
+        content = exports.risk_workbook(totals, by_person, request.user, year)
+        shown = len(totals) + sum(len(v) for v in by_person.values())  # a number on each person and claim row
+        access_log.record_export(request, filename, len(totals),
+                                 full_ids=shown if access_log.may_see_full_id(request.user) else 0)
+        return _xlsx(content, filename)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     by_person = selectors.claims_of(list(page.object_list), claims)
     rows = [(t, shown_id_number(request.user, t.id_number), by_person.get(t.id_number, [])) for t in page]
+    access_log.record_list(request, list(page.object_list), "claims.personyeartotal")
     return render(request, "claims/risk.html", {"form": form, "year": year, "region": region, "page": page,
                                                 "rows": rows, "count": page.paginator.count})
 

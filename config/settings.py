@@ -129,6 +129,15 @@ CELERY_BEAT_SCHEDULE["nightly-screening"] = {
     "schedule": crontab(hour=os.environ.get("SCREENING_HOUR", "3"), minute=os.environ.get("SCREENING_MINUTE", "30")),
 }
 
+# Access log (poverty_registry.access_log): an account that opens more persons' full ID numbers in a day than
+# this is listed for supervisors (computed for the day before by beat at ACCESS_FLAG_HOUR:ACCESS_FLAG_MINUTE).
+ACCESS_FULL_ID_DAILY_LIMIT = int(os.environ.get("ACCESS_FULL_ID_DAILY_LIMIT", "200"))
+CELERY_BEAT_SCHEDULE["access-flag-day"] = {
+    "task": "access_log.flag_yesterday",
+    "schedule": crontab(hour=os.environ.get("ACCESS_FLAG_HOUR", "0"),
+                        minute=os.environ.get("ACCESS_FLAG_MINUTE", "20")),
+}
+
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from poverty_registry import access_log
 from poverty_registry.models import Person, Region
 from poverty_registry.scoping import region_prefix
 from poverty_registry.vocab import CATEGORIES
@@ -114,6 +115,7 @@ def _report(request, pk) -> SubsidyReport:
 def report_detail(request, pk):
     report = _report(request, pk)
     comparison = reports.compare_with_current(report, limit=500)
+    access_log.record_list(request, comparison.differences, "enrollment.subsidyreport")
     return render(request, "enrollment/report.html", {
         "report": report, "summary": reports.report_summary(report), "categories": CATEGORIES,
         "verified": reports.verify_report(report), "comparison": comparison,
@@ -123,7 +125,10 @@ def report_detail(request, pk):
 @login_required
 def report_xlsx(request, pk):
     report = _report(request, pk)
-    return _xlsx(exports.report_workbook(report, request.user), f"资助参保报表_{report.serial_no}.xlsx")
+    content, filename = exports.report_workbook(report, request.user), f"资助参保报表_{report.serial_no}.xlsx"
+    access_log.record_export(request, filename, report.lines.count(),
+                             object_key=f"enrollment.subsidyreport:{report.pk}")
+    return _xlsx(content, filename)
 
 
 @login_required
@@ -155,12 +160,16 @@ def chase(request):
         status = None
     if request.GET.get("format") == "xlsx":
         items = selectors.chase_list(year, scope, status)
-        return _xlsx(exports.chase_workbook(items, request.user, year), f"{year}年未参保人员_{scope or '全部'}.xlsx")
+        filename = f"{year}年未参保人员_{scope or '全部'}.xlsx"
+        content = exports.chase_workbook(items, request.user, year)
+        access_log.record_export(request, filename, len(items))
+        return _xlsx(content, filename)
     paginator = Paginator(range(selectors.chase_count(year, scope, status)), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     items = selectors.chase_list(year, scope, status, offset=page.start_index() - 1 if page.object_list else 0,
                                  limit=PAGE_SIZE)
     names = dict(Region.objects.filter(code__in={i.region_code for i in items}).values_list("code", "name"))
+    access_log.record_list(request, items, "enrollment.chaseentry")
     return render(request, "enrollment/chase.html", {
         "year": year, "scope": scope, "region": region, "status": status or "", "page": page, "items": items,
         "names": names, "statuses": CHASE_STATUSES,

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
 
-from .admin_base import ScopedAdmin, shown_id_number
+from .admin_base import AccessLoggedAdmin, ScopedAdmin, shown_id_number
 from .filters import PersonFilterSet
 from .idnumber import IdNumberError, normalize_id_number
 from .models import Household, Person, PersonCategory, Region, User
@@ -108,11 +108,15 @@ class MemberInline(admin.TabularInline):
 
 
 @admin.register(Household)
-class HouseholdAdmin(ScopedAdmin):
+class HouseholdAdmin(AccessLoggedAdmin):
     list_display = ("household_no", "region", "member_count", "updated_at")
     search_fields = ("=household_no",)
     inlines = (MemberInline,)
     autocomplete_fields = ("region",)
+    access_list_shows_ids = False  # the members' numbers are on the household's page only
+
+    def full_ids_on_page(self, object_id) -> int:
+        return Person.objects.filter(household_id=object_id).count()
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("region").annotate(member_count=Count("members"))
@@ -123,7 +127,7 @@ class HouseholdAdmin(ScopedAdmin):
 
 
 @admin.register(Person)
-class PersonAdmin(ScopedAdmin):
+class PersonAdmin(AccessLoggedAdmin):
     list_filter = (RegionListFilter, CategoryListFilter, StatusListFilter)
     list_select_related = ("region",)
     search_fields = ("name",)
@@ -161,4 +165,4 @@ class PersonAdmin(ScopedAdmin):
             return queryset.filter(id_number=normalize_id_number(term)), False
         except IdNumberError:
             return queryset.filter(name__startswith=term), False
-from . import admin_imports  # noqa: E402,F401
+from . import admin_access, admin_imports  # noqa: E402,F401

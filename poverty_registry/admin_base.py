@@ -7,6 +7,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from . import access_log
 from .idnumber import mask_id_number
 
 
@@ -34,6 +35,36 @@ class ScopedAdmin(admin.ModelAdmin):
         if getattr(self.model, "audited", False):
             extra_context["audit_url"] = audit_url(self.model, object_id)
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+class AccessLoggedAdmin(ScopedAdmin):
+    """The admin of a model whose pages show ID numbers: one access-log record per list page that shows them in
+    full or answers a search by ID number, and per change page that shows one in full. `access_page_kind` set
+    (a claim: "claim") records every change page opened, whatever the user may see."""
+
+    access_page_kind: str | None = None
+    access_list_shows_ids = True
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        if cl is not None and self.access_list_shows_ids:
+            access_log.record_list(request, list(cl.result_list), self.model._meta.label_lower)
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if response.status_code == 200 and request.method == "GET":
+            full = access_log.may_see_full_id(request.user)
+            if full or self.access_page_kind:
+                access_log.record_access(request, self.access_page_kind or "full_id_page",
+                                         object_key=f"{self.model._meta.label_lower}:{object_id}", rows=1,
+                                         full_ids=self.full_ids_on_page(object_id) if full else 0)
+        return response
+
+    def full_ids_on_page(self, object_id) -> int:
+        """How many full ID numbers the change page shows a holder of the permission."""
+        return 1
 
 
 class ReadOnlyScopedAdmin(ScopedAdmin):

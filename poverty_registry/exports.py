@@ -7,6 +7,7 @@ import datetime as dt
 from django.contrib.postgres.aggregates import StringAgg
 from django.db.models import Q
 
+from .access_log import Counted
 from .admin_base import shown_id_number
 from .filters import PersonFilterSet
 from .ledger_file import write_ledger_workbook
@@ -27,5 +28,7 @@ def ledger_rows(user, params, today: dt.date):
                tuple((categories or "").split(",")) if categories else (), village, status or None, phone)
 
 
-def ledger_workbook(user, params, today: dt.date) -> bytes:
-    return write_ledger_workbook(ledger_rows(user, params, today))
+def ledger_workbook(user, params, today: dt.date) -> tuple[bytes, int]:
+    """The workbook and how many persons it holds (for the access log)."""
+    rows = Counted(ledger_rows(user, params, today))
+    return write_ledger_workbook(rows), rows.count

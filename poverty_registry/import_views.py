@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from . import importing
+from .access_log import record_export
 from .models import ImportRun
 from .tabular import TableFormatError
 
@@ -113,7 +114,13 @@ def errors_file(request, pk: int):
     if content is None:
         raise Http404("该导入没有错误文件")
     stem = run.file_name.rsplit(".", 1)[0]
-    return _xlsx(content, f"{stem}_错误说明.xlsx")
+    filename = f"{stem}_错误说明.xlsx"
+    # The rejected rows as uploaded, full ID numbers included: they count as shown when someone other than the
+    # uploader (the county, for a township's import) takes the file away.
+    others = request.user != run.user
+    record_export(request, filename, run.rows_rejected, full_ids=run.rows_rejected if others else 0,
+                  kind="download", object_key=f"poverty_registry.importrun:{run.pk}", params={})
+    return _xlsx(content, filename)
 
 
 @login_required

@@ -4,9 +4,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.postgres.indexes import BrinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from . import regions as region_codes
 from .idnumber import IdNumberError, mask_id_number, parse_id_number
@@ -528,3 +530,77 @@ class MatchingItem(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+# --- Access log (who looked, not only who changed): poverty_registry/access_log.py writes it ----------------
+
+ACCESS_KINDS = {
+    "full_id_page": "查看完整身份证号（详情页）",
+    "full_id_list": "查看完整身份证号（列表）",
+    "id_search": "按身份证号查询",
+    "settlement_sheet": "打开结算单",
+    "claim": "打开就诊结算记录",
+    "export": "导出文件",
+    "download": "下载文件",
+}
+
+
+class AccessRecord(models.Model):
+    """One page or file that showed personal data (个人信息保护法; 等保 2.0 access audit): who, when, from where,
+    what (an object's key, or a list's filters, or a file), how many rows and how many full ID numbers. One
+    row per page or file, never per person shown. Append-only: UPDATE and DELETE raise in the database."""
+
+    at = models.DateTimeField("时间", default=timezone.now)
+    # No foreign key: the record outlives the account, and a cascade would have to delete it.
+    user_id = models.BigIntegerField("账号ID", null=True)
+    username = models.CharField("账号", max_length=150)
+    region_code = models.CharField("账号辖区", max_length=12, blank=True)
+    ip = models.CharField("IP地址", max_length=45, blank=True)
+    kind = models.CharField("访问类型", max_length=20, choices=ACCESS_KINDS.items())
+    path = models.CharField("页面", max_length=200, blank=True)
+    object_key = models.CharField("对象", max_length=100, blank=True)
+    file_name = models.CharField("文件名", max_length=200, blank=True)
+    filters = models.CharField("筛选条件", max_length=1000, blank=True)
+    rows = models.PositiveIntegerField("行数", default=0)
+    full_ids = models.PositiveIntegerField("完整身份证号数", default=0)
+
+    region_field = "region_code"
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "个人信息访问记录"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["user_id", "at"], name="access_user_at"),
+            models.Index(fields=["region_code"], name="access_region", opclasses=["varchar_pattern_ops"]),
+            # Times grow with ids: a block-range index finds a day at a fraction of a B-tree's upkeep.
+            BrinIndex(fields=["at"], name="access_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.username} {self.get_kind_display()} {self.object_key or self.file_name}"
+
+
+class AccessFlag(models.Model):
+    """An account that opened more persons' full ID numbers in one day than ACCESS_FULL_ID_DAILY_LIMIT
+    (access_log.flag_day, run nightly by beat and by `manage.py flag_access`)."""
+
+    day = models.DateField("日期")
+    user_id = models.BigIntegerField("账号ID", null=True)
+    username = models.CharField("账号", max_length=150)
+    region_code = models.CharField("账号辖区", max_length=12, blank=True)
+    full_ids = models.PositiveIntegerField("当日完整身份证号数")
+    views = models.PositiveIntegerField("当日访问次数")
+    limit = models.PositiveIntegerField("阈值")
+    computed_at = models.DateTimeField("计算时间", default=timezone.now)
+
+    region_field = "region_code"
+    objects = RegionScopedManager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "超量查看完整身份证号的账号"
+        ordering = ["-day", "-full_ids"]
+        constraints = [models.UniqueConstraint(fields=["day", "username"], name="access_flag_day_user")]
+
+    def __str__(self):
+        return f"{self.day} {self.username}：{self.full_ids}"

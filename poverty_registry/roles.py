@@ -56,11 +56,18 @@ SUPERVISION_CASES = {
     "claims.caseattachment": "view add",
 }
 
+# Who looked at personal data (poverty_registry.access_log) is for supervisors only: a role's "*" does not
+# reach these models, a role lists them by name.
+ACCESS_LOG = {
+    "poverty_registry.accessrecord": "view",
+    "poverty_registry.accessflag": "view",
+}
+
 ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
     "township": LEDGER,
     "county": BUREAU,
     "city": BUREAU,
-    "supervisor": {"*": "view", "poverty_registry.person": "view full_id_number", **SUPERVISION_CASES},
+    "supervisor": {"*": "view", "poverty_registry.person": "view full_id_number", **SUPERVISION_CASES, **ACCESS_LOG},
     "admin": {"*": "view add change delete", "poverty_registry.person": "view add change delete full_id_number"},
 }
 
@@ -76,7 +83,10 @@ def permissions_for(role: str) -> list[Permission]:
     spec = ROLE_PERMISSIONS[role]
     for label, actions in spec.items():
         if label == "*":
-            for perm in Permission.objects.filter(content_type__app_label__in=OUR_APPS):
+            for perm in Permission.objects.filter(content_type__app_label__in=OUR_APPS).select_related(
+                    "content_type"):
+                if f"{perm.content_type.app_label}.{perm.content_type.model}" in ACCESS_LOG:
+                    continue
                 if perm.codename.split("_", 1)[0] in actions.split():
                     wanted.add((perm.content_type.app_label, perm.codename))
         else:

@@ -44,12 +44,33 @@ def import_run_sample(village):
                                     region_id=uploader.region_id)
 
 
+def access_record_sample(village):
+    from poverty_registry.models import AccessRecord
+
+    viewer = user_sample(village)
+    return AccessRecord.objects.create(user_id=viewer.pk, username=viewer.username, region_code=viewer.region_id,
+                                       kind="full_id_page", object_key="poverty_registry.person:1", rows=1,
+                                       full_ids=1)
+
+
+def access_flag_sample(village):
+    import datetime as dt
+
+    from poverty_registry.models import AccessFlag
+
+    viewer = user_sample(village)
+    return AccessFlag.objects.create(day=dt.date(2026, 1, 5), user_id=viewer.pk, username=viewer.username,
+                                     region_code=viewer.region_id, full_ids=250, views=3, limit=200)
+
+
 SAMPLES = {
     "poverty_registry.region": region_sample,
     "poverty_registry.user": user_sample,
     "poverty_registry.household": household_sample,
     "poverty_registry.person": person_sample,
     "poverty_registry.importrun": import_run_sample,
+    "poverty_registry.accessrecord": access_record_sample,
+    "poverty_registry.accessflag": access_flag_sample,
     "claims.auditrecord": audit_sample,
     **ENROLLMENT_SAMPLES,
     **SUPERVISION_SAMPLES,

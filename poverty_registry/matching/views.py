@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from claims.models import AuditRecord
 
+from .. import access_log
 from ..admin_base import shown_id_number
 from ..models import MatchingItem, MatchingRun, MatchingRunCount, MatchLink, Region
 from ..tabular import neutralise_formula
@@ -35,10 +36,11 @@ def queue(request):
     filterset = MatchingItemFilterSet(request.GET, queryset=items)
     found = filterset.qs.order_by("code", "region_id", "id")
     if request.GET.get("export") == "xlsx":
-        return _export(request.user, found)
+        return _export(request, found)
     page = Paginator(found, 50).get_page(request.GET.get("page"))
     for item in page:
         item.shown_id = shown_id_number(request.user, item.id_number)
+    access_log.record_list(request, list(page), MatchingItem._meta.label_lower)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "matching/queue.html", {
@@ -47,11 +49,13 @@ def queue(request):
     })
 
 
-def _export(user, items) -> HttpResponse:
+def _export(request, items) -> HttpResponse:
+    user = request.user
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet("比对差异")
     sheet.append(EXPORT_COLUMNS)
-    for item in items.iterator(chunk_size=2000):
+    items = access_log.Counted(items.iterator(chunk_size=2000))
+    for item in items:
         sheet.append([neutralise_formula(value) for value in (
             f"{item.code} {DIFFERENCES[item.code]}", item.get_status_display(),
             f"{item.region.name}（{item.region_id}）", item.name, shown_id_number(user, item.id_number),
@@ -63,6 +67,7 @@ def _export(user, items) -> HttpResponse:
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     name = f"matching_items_{timezone.localdate():%Y%m%d}.xlsx"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    access_log.record_export(request, name, items.count)
     return response
 
 
@@ -77,6 +82,9 @@ def item_detail(request, pk):
     for record in history:
         record.status_label = ITEM_STATUSES.get((record.after or {}).get("status"), "")
     may_change = MatchingItem.objects.restrict(request.user, "change").filter(pk=pk).exists()
+    if access_log.may_see_full_id(request.user):
+        access_log.record_access(request, "full_id_page", object_key=f"{MatchingItem._meta.label_lower}:{pk}",
+                                 rows=1, full_ids=1)
     return render(request, "matching/item.html", {
         "item": item, "shown_id": shown_id_number(request.user, item.id_number), "history": history,
         "may_change": may_change,
@@ -140,6 +148,10 @@ def links(request):
     for link in page:
         link.shown_key = shown_id_number(request.user, link.match_key)
         link.shown_person_id = shown_id_number(request.user, link.person.id_number)
+    if access_log.may_see_full_id(request.user) and page.object_list:  # each link: the listed and the ledger's number
+        access_log.record_access(request, "full_id_list", object_key=MatchLink._meta.label_lower,
+                                 filters=access_log.masked_filters(request.GET), rows=len(page.object_list),
+                                 full_ids=2 * len(page.object_list))
     return render(request, "matching/links.html", {
         "page": page, "may_change": request.user.has_perm("poverty_registry.change_matchlink")})
 

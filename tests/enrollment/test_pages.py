@@ -113,3 +113,13 @@ def test_rates_are_live_after_an_enrolment_or_a_ledger_change(ledger):
     make_person(VILLAGE_A2, seq=9, name="壬")
     after = enrolment_rates(YEAR, "430621100")
     assert [(r.code, r.registered, r.enrolled) for r in after.rows] == [(VILLAGE_A, 2, 2), (VILLAGE_A2, 4, 3)]
+
+
+def test_chase_export_is_recorded_with_filters_and_rows(client, ledger, supervisor):
+    from poverty_registry.models import AccessRecord
+
+    client.force_login(supervisor)  # sees full numbers
+    client.get(reverse("enrollment:chase"), {"year": YEAR, "format": "xlsx"})
+    record = AccessRecord.objects.get()
+    assert (record.kind, record.rows, record.full_ids) == ("export", 2, 2)
+    assert record.file_name == f"{YEAR}年未参保人员_4306.xlsx" and "format=xlsx" in record.filters

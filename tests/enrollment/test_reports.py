@@ -130,3 +130,16 @@ def test_pages_xlsx_and_print(client, computed, county_a, clerk_b):
     client.force_login(clerk_b)
     assert client.get(reverse("enrollment:report", args=[report.pk])).status_code == 404
     assert client.get(reverse("enrollment:report_xlsx", args=[report.pk])).status_code == 404
+
+
+def test_report_xlsx_download_is_recorded_with_its_rows(client, computed, county_a):
+    from poverty_registry.models import AccessRecord
+
+    report = issue_report(Y, "430621", county_a)
+    client.force_login(county_a)
+    client.get(reverse("enrollment:report_xlsx", args=[report.pk]))
+    record = AccessRecord.objects.get()
+    assert (record.kind, record.object_key, record.file_name, record.rows, record.full_ids) == (
+        "export", f"enrollment.subsidyreport:{report.pk}", f"资助参保报表_{report.serial_no}.xlsx",
+        report.lines.count(), 0)
+    assert record.rows > 0

@@ -155,3 +155,20 @@ def test_run_history_counts_are_scoped(client, planted, clerk_b, city_officer):
     detail = client.get(reverse("matching:run", args=[planted.run.pk]))
     assert [row[0] for row in detail.context["rows"]] == ["430621100", "430626100"]
     assert detail.context["totals"] == [2, 1, 1, 3, 2, 1, 1]
+
+
+def test_queue_page_and_export_are_recorded(client, planted, clerk_a, supervisor):
+    from poverty_registry.models import AccessRecord
+
+    client.force_login(clerk_a)
+    client.get(reverse("matching:queue"))
+    assert not AccessRecord.objects.exists()  # masked numbers: nothing sensitive shown
+    client.get(reverse("matching:queue"), {"export": "xlsx", "code": "M04"})
+    record = AccessRecord.objects.get()
+    assert (record.kind, record.rows, record.full_ids) == ("export", 3, 0)
+    assert record.file_name.startswith("matching_items_") and "code=M04" in record.filters
+    client.force_login(supervisor)
+    client.get(reverse("matching:queue"), {"code": "M04"})
+    record = AccessRecord.objects.latest("id")
+    assert (record.kind, record.object_key, record.rows, record.full_ids) == (
+        "full_id_list", "poverty_registry.matchingitem", 3, 3)
