@@ -8,7 +8,13 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from poverty_registry.admin_base import AccessLoggedAdmin, ReadOnlyScopedAdmin, ScopedAdmin, shown_id_number
+from poverty_registry.admin_base import (
+    AccessLoggedAdmin,
+    MaskedIdNumberAdmin,
+    ReadOnlyScopedAdmin,
+    ScopedAdmin,
+    shown_id_number,
+)
 from poverty_registry.scoping import region_prefix
 
 from . import policy as policies
@@ -100,7 +106,7 @@ class PolicySetAdmin(ScopedAdmin):
 
 
 @admin.register(Claim)
-class ClaimAdmin(AccessLoggedAdmin):
+class ClaimAdmin(MaskedIdNumberAdmin, AccessLoggedAdmin):
     form = ClaimEntryForm
     access_page_kind = "claim"  # a claim carries the diagnosis: every opening is recorded
     list_filter = ("year", "status", "visit_type", "hospital_level", "in_county")
@@ -131,7 +137,7 @@ class ClaimAdmin(AccessLoggedAdmin):
 
     def get_fields(self, request, obj=None):
         fields = list(ClaimEntryForm.Meta.fields)
-        return [*fields, *self.readonly_fields] if obj else fields
+        return self.masked_fields(request, obj, [*fields, *self.readonly_fields] if obj else fields)
 
     def has_change_permission(self, request, obj=None):
         # a settled claim is corrected by a new claim file line (replace while unsettled) or by the bureau's

@@ -214,7 +214,8 @@ class ClaimEntryForm(forms.ModelForm):
         total, uncovered = cleaned.get("total_cost"), cleaned.get("uncovered_cost")
         if total is not None and uncovered is not None and (uncovered < 0 or uncovered > total):
             self.add_error("uncovered_cost", "目录外费用应在0与医疗总费用之间")
-        number = cleaned.get("id_number")
+        # a user who may not see full numbers changes a claim without its (masked, read-only) number
+        number = cleaned.get("id_number") if "id_number" in self.fields else self.instance.id_number
         if not number or not admission:
             return cleaned
         person = Person.objects.filter(id_number=number).first()

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
 
-from .admin_base import AccessLoggedAdmin, ScopedAdmin, shown_id_number
+from .admin_base import AccessLoggedAdmin, MaskedIdNumberAdmin, ScopedAdmin, shown_id_number
 from .filters import PersonFilterSet
 from .idnumber import IdNumberError, normalize_id_number
 from .models import Household, Person, PersonCategory, Region, User
@@ -127,7 +127,7 @@ class HouseholdAdmin(AccessLoggedAdmin):
 
 
 @admin.register(Person)
-class PersonAdmin(AccessLoggedAdmin):
+class PersonAdmin(MaskedIdNumberAdmin, AccessLoggedAdmin):
     list_filter = (RegionListFilter, CategoryListFilter, StatusListFilter)
     list_select_related = ("region",)
     search_fields = ("name",)
@@ -142,20 +142,8 @@ class PersonAdmin(AccessLoggedAdmin):
         return ("name", id_number_column(request), "sex", "birth_date", "relation", "region", "poverty_status",
                 "death_date")
 
-    def get_readonly_fields(self, request, obj=None):
-        fields = super().get_readonly_fields(request, obj)
-        if obj and not request.user.has_perm("poverty_registry.view_full_id_number"):
-            return ("id_number_masked", *fields)
-        return fields
-
     def get_fields(self, request, obj=None):
-        if obj and not request.user.has_perm("poverty_registry.view_full_id_number"):
-            return tuple("id_number_masked" if f == "id_number" else f for f in self.fields)
-        return self.fields
-
-    @admin.display(description="身份证号")
-    def id_number_masked(self, obj):
-        return obj.masked_id_number
+        return self.masked_fields(request, obj, self.fields)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

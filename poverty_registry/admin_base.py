@@ -67,6 +67,27 @@ class AccessLoggedAdmin(ScopedAdmin):
         return 1
 
 
+class MaskedIdNumberAdmin(admin.ModelAdmin):
+    """On an existing object's page a user without view_full_id_number sees the masked number, read-only, in place
+    of the `id_number` field: the form neither shows nor takes it. Admins list their fields through
+    `masked_fields`."""
+
+    def masked_fields(self, request, obj, fields):
+        if obj is None or access_log.may_see_full_id(request.user):
+            return fields
+        return type(fields)("id_number_masked" if name == "id_number" else name for name in fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if obj is None or access_log.may_see_full_id(request.user):
+            return fields
+        return ("id_number_masked", *fields)
+
+    @admin.display(description="身份证号")
+    def id_number_masked(self, obj):
+        return mask_id_number(obj.id_number)
+
+
 class ReadOnlyScopedAdmin(ScopedAdmin):
     """Records that only the system writes (audit trail, import history, screening hits, settlements)."""
 

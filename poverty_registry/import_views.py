@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from . import importing
-from .access_log import record_export
+from .access_log import may_see_full_id, record_export
 from .models import ImportRun
 from .tabular import TableFormatError
 
@@ -78,6 +78,7 @@ def detail(request, pk: int):
         "errors": run.errors[:200], "running": run.status in RUNNING,
         "progress": importing.progress_of(run),
         "may_confirm": run.status == "previewed" and request.user == run.user,
+        "may_take_error_file": may_take_error_file(request.user, run),
     })
 
 
@@ -107,17 +108,23 @@ def confirm(request, pk: int):
     return redirect("imports:detail", run.pk)
 
 
+def may_take_error_file(user, run: ImportRun) -> bool:
+    """The error file is the upload's rejected rows as they were, full ID numbers included: for its uploader (to
+    fix and upload again) and for holders of view_full_id_number; others read the errors on the page."""
+    return user == run.user or may_see_full_id(user)
+
+
 @login_required
 def errors_file(request, pk: int):
     run = _run(request, pk)
+    if not may_take_error_file(request.user, run):
+        raise PermissionDenied("错误文件含完整身份证号，仅上传人或有查看完整身份证号权限的人员可以下载")
     content = importing.error_workbook(run)
     if content is None:
         raise Http404("该导入没有错误文件")
     stem = run.file_name.rsplit(".", 1)[0]
     filename = f"{stem}_错误说明.xlsx"
-    # The rejected rows as uploaded, full ID numbers included: they count as shown when someone other than the
-    # uploader (the county, for a township's import) takes the file away.
-    others = request.user != run.user
+    others = request.user != run.user  # the county's officer with the permission takes a township's file
     record_export(request, filename, run.rows_rejected, full_ids=run.rows_rejected if others else 0,
                   kind="download", object_key=f"poverty_registry.importrun:{run.pk}", params={})
     return _xlsx(content, filename)

@@ -114,7 +114,7 @@ def test_ledger_export_masked_counts_rows_but_no_full_numbers(client, clerk_a, p
     only_record(kind="export", rows=1, full_ids=0)
 
 
-def test_import_error_workbook_download_is_recorded(client, clerk_a, county_a, regions):
+def test_import_error_workbook_download_is_recorded(client, clerk_a, county_a, supervisor, regions):
     data = ledger_xlsx([row("H001", "李一", 1, VILLAGE_A), row("H003", "外村人", 4, VILLAGE_B)])
     run = importing.upload("ledger", data, "台账.xlsx", clerk_a)
     assert run.rows_rejected == 1
@@ -122,8 +122,13 @@ def test_import_error_workbook_download_is_recorded(client, clerk_a, county_a, r
     assert client.get(reverse("imports:errors", args=[run.pk])).status_code == 200
     only_record(kind="download", object_key=f"poverty_registry.importrun:{run.pk}", file_name="台账_错误说明.xlsx",
                 rows=1, full_ids=0)  # the uploader's own rows
-    client.force_login(county_a)
-    client.get(reverse("imports:errors", args=[run.pk]))
+    before = AccessRecord.objects.count()
+    client.force_login(county_a)  # may not see full numbers: the file is refused, the page says why
+    assert client.get(reverse("imports:errors", args=[run.pk])).status_code == 403
+    assert "仅上传人可以下载" in client.get(reverse("imports:detail", args=[run.pk])).content.decode()
+    assert AccessRecord.objects.count() == before
+    client.force_login(supervisor)
+    assert client.get(reverse("imports:errors", args=[run.pk])).status_code == 200
     assert AccessRecord.objects.latest("id").full_ids == 1  # another account takes the rows away
 
 

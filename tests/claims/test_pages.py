@@ -146,3 +146,28 @@ def test_manual_entry_in_the_admin_settles_on_save(client, regions, policies, co
     assert bad.context["adminform"].form.errors["id_number"] == ["查无此人：既不在建档立卡台账中，2024年度也未参保"]
     assert client.get(reverse("admin:claims_claim_change", args=[claim_obj.pk])).context["has_change_permission"] \
         is False  # settled claims are not edited in place
+
+
+def test_claim_page_masks_the_number_for_users_without_the_permission(client, regions, policies, county_a,  # noqa: F811
+                                                                        supervisor):
+    """The claim's change page (settled: read-only; unsettled: editable) shows a full number only to holders of
+    view_full_id_number; an unsettled claim is still corrected without its number, which stays as it was."""
+    from poverty_registry.idnumber import mask_id_number
+    from tests.claims.settlement_samples import claim_sample
+
+    claim_obj = claim_sample(VILLAGE_A)
+    assert claim_obj.status == "unsettled"
+    url = reverse("admin:claims_claim_change", args=[claim_obj.pk])
+    client.force_login(county_a)
+    html = client.get(url).content.decode()
+    assert claim_obj.id_number not in html and mask_id_number(claim_obj.id_number) in html
+    data = {"hospital": claim_obj.hospital_id, "claim_no": claim_obj.claim_no, "in_county": "on",
+            "visit_type": "inpatient", "name": claim_obj.name, "admission_date": "2024-03-01",
+            "discharge_date": "2024-03-06", "diagnosis": "J18.900", "total_cost": "1000.00", "uncovered_cost": "0"}
+    forged = client.post(url, {**data, "id_number": "110101199003070011"})  # a field the page did not offer
+    assert forged.status_code == 302
+    claim_obj.refresh_from_db()
+    assert claim_obj.id_number == claim_obj.person.id_number  # unchanged: the forged field was not taken
+    assert claim_obj.discharge_date.day == 6
+    client.force_login(supervisor)
+    assert claim_obj.id_number in client.get(url).content.decode()
