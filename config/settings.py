@@ -104,6 +104,10 @@ BULK_WORK_MEM = os.environ.get("BULK_WORK_MEM", "256MB")
 # after its commit (claims.audit); fewer are recorded directly. The periodic run catches up on any left.
 AUDIT_DIRECT_ROWS = int(os.environ.get("AUDIT_DIRECT_ROWS", "5000"))
 CELERY_BEAT_SCHEDULE["audit-spread-journal"] = {"task": "audit.spread_journal", "schedule": 60.0}
+# A running import preview or confirm holds a lease its process renews (every third of it); beat marks a run
+# whose lease ran out (its worker died) interrupted, and the clerk may retry it (poverty_registry.import_leases).
+IMPORT_LEASE_SECONDS = int(os.environ.get("IMPORT_LEASE_SECONDS", "120"))
+CELERY_BEAT_SCHEDULE["import-leases"] = {"task": "imports.expire_leases", "schedule": 60.0}
 
 # Nightly cross-department matching (DOMAIN §8): inbox folder per source, schedule, link threshold.
 MATCHING_INBOX = Path(os.environ.get("MATCHING_INBOX", VAR_DIR / "inbox"))

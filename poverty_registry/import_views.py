@@ -16,7 +16,7 @@ from .tabular import TableFormatError
 ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".csv")
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-RUNNING = {"previewing", "importing"}
+RUNNING = set(ImportRun.RUNNING)
 
 
 def _kind(code: str, user) -> importing.ImportKind:
@@ -77,6 +77,8 @@ def detail(request, pk: int):
         "errors": run.errors[:200], "running": run.status in RUNNING,
         "progress": importing.progress_of(run),
         "may_confirm": run.status == "previewed" and request.user == run.user,
+        "may_retry": run.status in importing.RETRYABLE and request.user == run.user,
+        "may_retry_confirm": run.status == "interrupted" and run.previewed_at is not None,
     })
 
 
@@ -96,6 +98,25 @@ def confirm(request, pk: int):
         raise PermissionDenied
     try:
         run = importing.confirm(run.pk, request.user, request.POST.get("sha256", ""))
+    except importing.StalePreview as exc:
+        messages.error(request, str(exc))
+        return redirect("imports:detail", run.pk)
+    if run.status == "imported":
+        messages.success(request, "导入完成")
+    elif run.status == "stale":
+        messages.error(request, run.message)
+    return redirect("imports:detail", run.pk)
+
+
+@login_required
+@require_POST
+def retry(request, pk: int):
+    """An interrupted or stale run again from its kept file: its preview, or its confirm."""
+    run = _run(request, pk)
+    if request.user != run.user:
+        raise PermissionDenied
+    try:
+        run = importing.retry(run.pk, "confirm" if request.POST.get("step") == "confirm" else "preview")
     except importing.StalePreview as exc:
         messages.error(request, str(exc))
         return redirect("imports:detail", run.pk)
