@@ -344,7 +344,8 @@ def commit(run_id: int, attempt: int = 0) -> ImportRun:
             # differs from the preview's means someone changed the ledger meanwhile.
             if _comparable(outcome) != expected:
                 raise StalePreview(CHANGED_MESSAGE)
-            done = _finish(run, "imported", finished_at=timezone.now(), **_recorded(outcome, preview=False))
+            done = _finish(run, "imported", report=False, finished_at=timezone.now(),
+                           **_recorded(outcome, preview=False))
             if done.status != "imported":
                 raise Superseded
     except Superseded:
@@ -361,6 +362,7 @@ def commit(run_id: int, attempt: int = 0) -> ImportRun:
     except Exception:
         _finish(run, "interrupted", message=import_leases.INTERRUPTED_MESSAGE)
         raise
+    progress_reporter(run.pk)(100, run.get_status_display())  # after the commit: a cache write undoes nothing
     return run
 
 
@@ -378,7 +380,7 @@ def _recorded(outcome: ImportOutcome, *, preview: bool) -> dict:
             "preview_counts" if preview else "result_counts": _comparable(outcome)}
 
 
-def _finish(run: ImportRun, status: str, **fields) -> ImportRun:
+def _finish(run: ImportRun, status: str, *, report: bool = True, **fields) -> ImportRun:
     """End the run's attempt, if the run is still running that attempt (compare-and-set: the beat may have
     expired it, or the clerk retried it); returns the run as it now stands."""
     ended = ImportRun.objects.filter(pk=run.pk, status__in=ImportRun.RUNNING, attempt=run.attempt).update(
@@ -389,7 +391,8 @@ def _finish(run: ImportRun, status: str, **fields) -> ImportRun:
     run.status, run.lease_until = status, None
     for name, value in fields.items():
         setattr(run, name, value)
-    progress_reporter(run.pk)(100, run.get_status_display())
+    if report:
+        progress_reporter(run.pk)(100, run.get_status_display())
     return run
 
 

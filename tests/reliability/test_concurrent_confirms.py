@@ -65,12 +65,17 @@ def confirm_in_thread(run: ImportRun, results: dict) -> threading.Thread:
     return thread
 
 
-def confirm_both_at_once(first: ImportRun, second: ImportRun) -> tuple[ImportRun, ImportRun, list[str]]:
-    """The first confirm is held inside its transaction, its households half written, while the second starts;
-    then both are let go. Returns both runs and the lock the second waited on."""
+BLOCK_LEDGER = "SELECT 1 FROM poverty_registry_household WHERE household_no = 'H999' FOR UPDATE"
+BLOCK_ENROLMENTS = "SELECT 1 FROM enrollment_enrolment WHERE name = '老参保人' FOR UPDATE"
+
+
+def confirm_both_at_once(first: ImportRun, second: ImportRun, block: str = BLOCK_LEDGER
+                         ) -> tuple[ImportRun, ImportRun, list[str]]:
+    """The first confirm is held inside its transaction, its rows half written, while the second starts; then
+    both are let go. Returns both runs and the locks the confirms waited on."""
     results: dict = {}
     with psycopg.connect(conftest.test_database_url()) as holder, holder.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM poverty_registry_household WHERE household_no = %s FOR UPDATE", [BLOCKER])
+        cursor.execute(block)
         threads = [confirm_in_thread(first, results)]
         with psycopg.connect(conftest.test_database_url(), autocommit=True) as observer, observer.cursor() as watch:
             wait_until(lambda: len(waiting_backends(watch)) == 1)  # the first, on the blocker's row
@@ -125,3 +130,29 @@ def test_a_second_confirm_in_the_same_village_waits_and_applies_with_its_true_co
         assert run.result_counts["persons_created"] == 2 and run.result_counts["persons_unchanged"] == 1
     assert Person.objects.count() == 5
     assert verify_chain()[1] is None
+
+
+@pytest.mark.parametrize("order", ["甲先", "乙先"])
+def test_enrolment_confirms_need_no_village_lock_their_counts_are_the_writes(order, clerk_a, regions,
+                                                                            transactional_db):
+    """An enrolment (or claim) import counts what its INSERT … ON CONFLICT returns, which waits for a concurrent
+    confirm's rows and sees them committed: the second confirm's true counts differ from its preview, and it is
+    refused and rolled back without a lock of its own."""
+    from enrollment.models import Enrolment
+    from tests.poverty_registry.ledger_builders import id_number
+
+    Enrolment.objects.create(id_number=id_number(999), name="老参保人", year=2024, status="enrolled",
+                             region_id=VILLAGE_A)
+    files = {team: ("身份证号,姓名,参保年度,参保状态,缴费日期,参保地区划\n"
+                    + "".join(f"{id_number(i)},{team}{i},2024,{status},,{VILLAGE_A}\n" for i in (1, 2, 3))
+                    + f"{id_number(999)},老参保人,2024,正常参保,,{VILLAGE_A}\n").encode()
+             for team, status in (("甲", "正常参保"), ("乙", "未缴费"))}
+    runs = {team: importing.upload("enrolment", data, f"{team}.csv", clerk_a) for team, data in files.items()}
+    first_team = order[0]
+    first, second, _ = confirm_both_at_once(runs[first_team], runs["乙" if first_team == "甲" else "甲"],
+                                            BLOCK_ENROLMENTS)
+
+    assert first.status == "imported" and first.result_counts == first.preview_counts
+    assert second.status == "stale" and second.message == "台账已被他人修改，请重新预览"
+    assert set(Enrolment.objects.exclude(name="老参保人").values_list("name", flat=True)) == {
+        f"{first_team}1", f"{first_team}2", f"{first_team}3"}
