@@ -115,6 +115,10 @@ AUDIT_ANCHOR_FILE = Path(os.environ.get("AUDIT_ANCHOR_FILE", VAR_DIR / "audit-an
 CELERY_BEAT_SCHEDULE["audit-anchor"] = {
     "task": "audit.anchor", "schedule": crontab(minute=os.environ.get("AUDIT_ANCHOR_MINUTE", "5")),
 }
+# A running import preview or confirm holds a lease its process renews (every third of it); beat marks a run
+# whose lease ran out (its worker died) interrupted, and the clerk may retry it (poverty_registry.import_leases).
+IMPORT_LEASE_SECONDS = int(os.environ.get("IMPORT_LEASE_SECONDS", "120"))
+CELERY_BEAT_SCHEDULE["import-leases"] = {"task": "imports.expire_leases", "schedule": 60.0}
 
 # Nightly cross-department matching (DOMAIN §8): inbox folder per source, schedule, link threshold.
 MATCHING_INBOX = Path(os.environ.get("MATCHING_INBOX", VAR_DIR / "inbox"))

@@ -9,5 +9,6 @@ urlpatterns = [
     path("run/<int:pk>/", import_views.detail, name="detail"),
     path("run/<int:pk>/status/", import_views.status, name="status"),
     path("run/<int:pk>/confirm/", import_views.confirm, name="confirm"),
+    path("run/<int:pk>/retry/", import_views.retry, name="retry"),
     path("run/<int:pk>/errors.xlsx", import_views.errors_file, name="errors"),
 ]

@@ -17,7 +17,7 @@ from .tabular import TableFormatError
 ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".csv")
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-RUNNING = {"previewing", "importing"}
+RUNNING = set(ImportRun.RUNNING)
 
 
 def _kind(code: str, user) -> importing.ImportKind:
@@ -79,6 +79,8 @@ def detail(request, pk: int):
         "progress": importing.progress_of(run),
         "may_confirm": run.status == "previewed" and request.user == run.user,
         "may_take_error_file": may_take_error_file(request.user, run),
+        "may_retry": run.status in importing.RETRYABLE and request.user == run.user,
+        "may_retry_confirm": run.status == "interrupted" and run.previewed_at is not None,
     })
 
 
@@ -112,6 +114,25 @@ def may_take_error_file(user, run: ImportRun) -> bool:
     """The error file is the upload's rejected rows as they were, full ID numbers included: for its uploader (to
     fix and upload again) and for holders of view_full_id_number; others read the errors on the page."""
     return user == run.user or may_see_full_id(user)
+
+
+@login_required
+@require_POST
+def retry(request, pk: int):
+    """An interrupted or stale run again from its kept file: its preview, or its confirm."""
+    run = _run(request, pk)
+    if request.user != run.user:
+        raise PermissionDenied
+    try:
+        run = importing.retry(run.pk, "confirm" if request.POST.get("step") == "confirm" else "preview")
+    except importing.StalePreview as exc:
+        messages.error(request, str(exc))
+        return redirect("imports:detail", run.pk)
+    if run.status == "imported":
+        messages.success(request, "导入完成")
+    elif run.status == "stale":
+        messages.error(request, run.message)
+    return redirect("imports:detail", run.pk)
 
 
 @login_required

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from .models import ImportFile, ImportRun
@@ -255,16 +255,29 @@ def _file_bytes(run: ImportRun) -> bytes:
     return bytes(ImportFile.objects.values_list("content", flat=True).get(sha256=run.file_id))
 
 
-def preview(run_id: int) -> ImportRun:
+CHANGED_MESSAGE = "台账已被他人修改，请重新预览"
+CONFLICT_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure: a concurrent import won
+RETRYABLE = ("interrupted", "stale")
+
+
+def preview(run_id: int, attempt: int = 0) -> ImportRun:
+    """Preview one attempt of a run. A task delivered twice, or of an attempt since retried, does nothing."""
+    from . import import_leases
+
     run = ImportRun.objects.select_related("user").get(pk=run_id)
+    if run.status != "previewing" or run.attempt != attempt:
+        return run
     kind = KINDS[run.kind]
-    try:
-        outcome = kind.run(_file_bytes(run), run.file_name, run.user, dry_run=True,
-                           progress=progress_reporter(run.pk))
-    except ValueError as exc:  # unreadable file, no header …: a message for the clerk
-        return _finish(run, "failed", message=str(exc))
-    _record(run, outcome, preview=True)
-    return _finish(run, "previewed", previewed_at=timezone.now())
+    with import_leases.kept(run.pk, attempt) as beat:
+        try:
+            outcome = kind.run(_file_bytes(run), run.file_name, run.user, dry_run=True,
+                               progress=import_leases.beating(progress_reporter(run.pk), beat))
+        except ValueError as exc:  # unreadable file, no header …: a message for the clerk
+            return _finish(run, "failed", message=str(exc))
+        except Exception:
+            _finish(run, "interrupted", message=import_leases.INTERRUPTED_MESSAGE)
+            raise
+    return _finish(run, "previewed", previewed_at=timezone.now(), **_recorded(outcome, preview=True))
 
 
 def confirm(run_id: int, user, file_sha256: str) -> ImportRun:
@@ -274,61 +287,112 @@ def confirm(run_id: int, user, file_sha256: str) -> ImportRun:
         raise StalePreview(f"该导入当前状态为“{run.get_status_display()}”，不能确认")
     if file_sha256 != run.file_id:
         raise StalePreview("文件与预览时不一致，请重新上传并预览")
-    claimed = ImportRun.objects.filter(pk=run.pk, status="previewed").update(status="importing")
-    if claimed != 1:  # compare-and-set: a double click or a second tab confirms once
+    return _start(run, "importing")
+
+
+def retry(run_id: int, step: str) -> ImportRun:
+    """An interrupted or stale run again from the kept file: its preview, or (interrupted after its preview
+    finished) its confirm, which checks the preview's counts again under the import's locks."""
+    run = ImportRun.objects.get(pk=run_id)
+    if run.status not in RETRYABLE:
+        raise StalePreview(f"该导入当前状态为“{run.get_status_display()}”，不能重试")
+    if step == "confirm":
+        if run.status != "interrupted" or run.previewed_at is None:
+            raise StalePreview("该导入没有可用的预览结果，请重新预览")
+        return _start(run, "importing")
+    return _start(run, "previewing", previewed_at=None)
+
+
+def _start(run: ImportRun, status: str, **fields) -> ImportRun:
+    """Claim the run for a new attempt (compare-and-set: a double click or a second tab starts it once) under a
+    fresh lease; then run it here, or queue it when it is large."""
+    from . import import_leases
+
+    attempt = run.attempt + 1
+    claimed = ImportRun.objects.filter(pk=run.pk, status=run.status, attempt=run.attempt).update(
+        status=status, attempt=attempt, lease_until=import_leases.lease_end(), message="", **fields)
+    if claimed != 1:
         raise StalePreview("该导入已在处理中")
+    run.status, run.attempt, run.message = status, attempt, ""
+    for name, value in fields.items():
+        setattr(run, name, value)
     if run.background:
-        from .tasks import commit_import
+        from .tasks import commit_import, preview_import
 
-        transaction.on_commit(lambda: commit_import.delay(run.pk))
-        run.status = "importing"
+        task = commit_import if status == "importing" else preview_import
+        transaction.on_commit(lambda: task.delay(run.pk, attempt))
         return run
-    return commit(run.pk)
+    return commit(run.pk, attempt) if status == "importing" else preview(run.pk, attempt)
 
 
-def commit(run_id: int) -> ImportRun:
+def commit(run_id: int, attempt: int = 0) -> ImportRun:
+    """Write one attempt of a confirmed run in ONE transaction, which also records the run as imported (only if
+    it is still this attempt's): a task delivered twice, or of an attempt since retried or expired, writes
+    nothing."""
+    from . import import_leases
+
     run = ImportRun.objects.select_related("user").get(pk=run_id)
+    if run.status != "importing" or run.attempt != attempt:
+        return run
     kind = KINDS[run.kind]
     expected = dict(run.preview_counts)
-
-    def apply() -> ImportOutcome:
-        outcome = kind.run(_file_bytes(run), run.file_name, run.user, dry_run=False,
-                           progress=progress_reporter(run.pk))
-        if _comparable(outcome) != expected:
-            raise StalePreview("预览后台账数据已发生变化，本次导入未执行，请重新上传预览")
-        return outcome
-
     try:
-        with transaction.atomic():
-            outcome = apply()
+        with import_leases.kept(run.pk, attempt) as beat, transaction.atomic():
+            outcome = kind.run(_file_bytes(run), run.file_name, run.user, dry_run=False,
+                               progress=import_leases.beating(progress_reporter(run.pk), beat))
+            # The kinds count under their locks (the ledger: its villages') what they write: a count that
+            # differs from the preview's means someone changed the ledger meanwhile.
+            if _comparable(outcome) != expected:
+                raise StalePreview(CHANGED_MESSAGE)
+            done = _finish(run, "imported", report=False, finished_at=timezone.now(),
+                           **_recorded(outcome, preview=False))
+            if done.status != "imported":
+                raise Superseded
+    except Superseded:
+        return run
     except StalePreview as exc:
         return _finish(run, "stale", message=str(exc))
     except ValueError as exc:
         return _finish(run, "failed", message=str(exc))
-    _record(run, outcome, preview=False)
-    return _finish(run, "imported", finished_at=timezone.now())
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) not in CONFLICT_SQLSTATES:
+            _finish(run, "interrupted", message=import_leases.INTERRUPTED_MESSAGE)
+            raise
+        return _finish(run, "stale", message=CHANGED_MESSAGE)
+    except Exception:
+        _finish(run, "interrupted", message=import_leases.INTERRUPTED_MESSAGE)
+        raise
+    progress_reporter(run.pk)(100, run.get_status_display())  # after the commit: a cache write undoes nothing
+    return run
+
+
+class Superseded(Exception):
+    """The run was expired or retried while this attempt ran: its writes are rolled back, its end not recorded."""
 
 
 def _comparable(outcome: ImportOutcome) -> dict:
     return {"rows_read": outcome.rows_read, "rows_rejected": outcome.rows_rejected, **outcome.counts}
 
 
-def _record(run: ImportRun, outcome: ImportOutcome, *, preview: bool) -> None:
-    run.rows_read, run.rows_rejected = outcome.rows_read, outcome.rows_rejected
-    run.error_count = len(outcome.errors)
-    run.errors = [e.as_dict() for e in outcome.errors[:KEPT_ERRORS]]
-    if preview:
-        run.preview_counts = _comparable(outcome)
-    else:
-        run.result_counts = _comparable(outcome)
+def _recorded(outcome: ImportOutcome, *, preview: bool) -> dict:
+    return {"rows_read": outcome.rows_read, "rows_rejected": outcome.rows_rejected,
+            "error_count": len(outcome.errors), "errors": [e.as_dict() for e in outcome.errors[:KEPT_ERRORS]],
+            "preview_counts" if preview else "result_counts": _comparable(outcome)}
 
 
-def _finish(run: ImportRun, status: str, **fields) -> ImportRun:
-    run.status = status
+def _finish(run: ImportRun, status: str, *, report: bool = True, **fields) -> ImportRun:
+    """End the run's attempt, if the run is still running that attempt (compare-and-set: the beat may have
+    expired it, or the clerk retried it); returns the run as it now stands."""
+    ended = ImportRun.objects.filter(pk=run.pk, status__in=ImportRun.RUNNING, attempt=run.attempt).update(
+        status=status, lease_until=None, **fields)
+    if ended != 1:
+        run.refresh_from_db()
+        return run
+    run.status, run.lease_until = status, None
     for name, value in fields.items():
         setattr(run, name, value)
-    run.save()
-    progress_reporter(run.pk)(100, run.get_status_display())
+    if report:
+        progress_reporter(run.pk)(100, run.get_status_display())
     return run
 
 

@@ -31,6 +31,10 @@ from .tabular import RowError
 
 logger = logging.getLogger(__name__)
 PARSE_CACHE_SECONDS = 3600
+# Advisory lock (VILLAGE_LOCK_SPACE, hashtext(village code)), held by a ledger confirm to its commit for every
+# village it touches: two confirms over the same households run one after the other, the second counting what
+# the first wrote. Keys are taken in key order (no deadlock between two confirms).
+VILLAGE_LOCK_SPACE = 6501
 ANALYZE_AFTER_ROWS = 1000  # a file this large can change the ledger's statistics
 STAGE_COLUMNS = ("excel_row", "household_no", "name", "id_number", "sex", "birth_date", "relation", "is_head",
                  "village_code", "status", "phone", "categories")
@@ -48,6 +52,16 @@ SELECT s.excel_row, 'person', p.region_id FROM ledger_stage s
 UNION ALL
 SELECT s.excel_row, 'household', h.region_id FROM ledger_stage s
   JOIN poverty_registry_household h ON h.household_no = s.household_no WHERE h.region_id NOT LIKE %(prefix)s
+"""
+
+# The villages a file touches: those it names, and those its persons and households are registered in now
+# (a person moving from village X is X's change too).
+TOUCHED_VILLAGE_KEYS_SQL = """
+SELECT DISTINCT hashtext(v) FROM (
+  SELECT village_code FROM ledger_stage
+  UNION SELECT p.region_id FROM ledger_stage s JOIN poverty_registry_person p ON p.id_number = s.id_number
+  UNION SELECT h.region_id FROM ledger_stage s JOIN poverty_registry_household h ON h.household_no = s.household_no
+) AS touched(v)
 """
 
 # A registered head of a household in the file who is not among the file's rows for that household.
@@ -195,6 +209,9 @@ class LedgerKind(importing.ImportKind):
                 parse.stage_payload = importing.copy_payload(_stage_row(row) for row in parse.accepted)
             importing.copy_rows("ledger_stage", STAGE_COLUMNS, parse.stage_payload)
             importing.analyze_sampled(cursor, "pg_temp.ledger_stage")
+            if not dry_run:  # before anything read from the ledger: the scope, the heads, the count
+                progress(50, "等待同村其他导入完成")
+                lock_villages(cursor)
             parse = self._reject_conflicts(cursor, parse, user)
             with_categories = parse.has_column("categories")
             store_parse()  # pickling holds the interpreter: while this thread waits for the count, not before
@@ -265,6 +282,20 @@ class LedgerKind(importing.ImportKind):
         return template_workbook()
 
 
+def lock_villages(cursor) -> None:
+    """Take the village locks of the staged file, in key order, until they cover every village it touches:
+    a person moved by a confirm that held the lock before us may now be registered in one more village."""
+    held: set[int] = set()
+    while True:
+        cursor.execute(TOUCHED_VILLAGE_KEYS_SQL)
+        missing = {key for (key,) in cursor.fetchall()} - held
+        if not missing:
+            return
+        cursor.execute("SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k",
+                       [VILLAGE_LOCK_SPACE, sorted(missing)])
+        held |= missing
+
+
 class _AnyVillage:
     """The error file only needs the layout; the errors themselves come from the run."""
 
@@ -283,13 +314,14 @@ def cached_parse(data: bytes, filename: str, villages: set[str], today: dt.date
     which the pickler holds the interpreter). A confirm that comes first finds nothing and parses again."""
     scope = hashlib.sha256(",".join(sorted(villages)).encode()).hexdigest()
     key = f"ledger-parse:{importing.digest(data)}:{scope}:{today.isoformat()}:{filename.rsplit('.', 1)[-1].lower()}"
-    if _last_parse.get("key") == key:
-        return _last_parse["parse"], _nothing_to_store
+    last_key, last = _last_parse.get("last", (None, None))  # one read: another thread may replace it meanwhile
+    if last_key == key:
+        return last, _nothing_to_store
     parse = cache.get(key)
     found = parse is not None
     if not found:
         parse = parse_ledger(data, filename, allowed_villages=villages, today=today)
-    _last_parse.update(key=key, parse=parse)
+    _last_parse["last"] = (key, parse)
     if found:
         return parse, _nothing_to_store
 

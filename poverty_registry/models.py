@@ -232,7 +232,9 @@ class ImportRun(models.Model):
     STATUSES = {
         "previewing": "预览中", "previewed": "待确认", "importing": "导入中", "imported": "已导入",
         "failed": "失败", "stale": "已失效（预览后数据有变化）", "cancelled": "已取消",
+        "interrupted": "已中断（可重试）",
     }
+    RUNNING = ("previewing", "importing")  # held by a process, under a lease (poverty_registry.import_leases)
 
     kind = models.CharField("导入类型", max_length=20)
     file_name = models.CharField("文件名", max_length=255)
@@ -251,9 +253,14 @@ class ImportRun(models.Model):
     created_at = models.DateTimeField("上传时间", auto_now_add=True)
     previewed_at = models.DateTimeField("预览完成", null=True)
     finished_at = models.DateTimeField("导入完成", null=True)
+    # A running preview or confirm holds a lease its process renews; a dead process's run expires and may be
+    # retried. Each start (preview, confirm, retry) is a new attempt: a task of an earlier one does nothing.
+    lease_until = models.DateTimeField("租约到期", null=True, blank=True)
+    attempt = models.PositiveIntegerField("处理次数", default=0)
 
     region_field = "region__code"
     audited = True
+    audit_exclude = ("lease_until",)  # renewed every few seconds: no audit record, no wait for the chain lock
     objects = RegionScopedManager()
 
     class Meta:

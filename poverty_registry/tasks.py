@@ -1,5 +1,11 @@
 """Celery entry points of the import framework (thin wrappers over poverty_registry.importing) and the
-access log's nightly flags."""
+access log's nightly flags.
+
+Both import tasks are idempotent, so they are acknowledged late and requeued when their worker dies: a task
+names the run's attempt, and does nothing unless the run is still running that attempt (compare-and-set on the
+status); a confirm writes the ledger and records the run as imported in one transaction, so a second delivery
+finds it imported (or, delivered at the same time, waits on the same locks and is rolled back). A preview
+writes nothing but the run's own counts."""
 import datetime as dt
 
 from celery import shared_task
@@ -7,23 +13,23 @@ from django.utils import timezone
 
 from claims.audit import audit_context
 
-from . import importing
+from . import import_leases, importing
 from .access_log import flag_day
 
 
-@shared_task(acks_late=False)
-def preview_import(run_id: int) -> str:
-    run = importing.preview(run_id)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def preview_import(run_id: int, attempt: int = 0) -> str:
+    run = importing.preview(run_id, attempt)
     return run.status
 
 
-@shared_task(acks_late=False)
-def commit_import(run_id: int) -> str:
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def commit_import(run_id: int, attempt: int = 0) -> str:
     from .models import ImportRun
 
     user = ImportRun.objects.select_related("user").get(pk=run_id).user
     with audit_context(user=user, source=f"import:{run_id}"):
-        run = importing.commit(run_id)
+        run = importing.commit(run_id, attempt)
     return run.status
 
 
@@ -31,6 +37,12 @@ def commit_import(run_id: int) -> str:
 def flag_access_yesterday() -> int:
     """Beat: the accounts over the daily limit of full ID numbers, for the day that just ended."""
     return len(flag_day(timezone.localdate() - dt.timedelta(days=1)))
+
+
+@shared_task(name="imports.expire_leases", ignore_result=True)
+def expire_import_leases() -> int:
+    """Beat: runs whose worker died are marked interrupted, for the clerk to retry."""
+    return import_leases.expire_leases()
 
 
 from . import matching_tasks  # noqa: E402,F401  (the nightly matching: poverty_registry/matching_tasks.py)

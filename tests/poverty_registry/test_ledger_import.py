@@ -189,7 +189,7 @@ def test_confirm_refused_when_ledger_changed_after_preview(tmp_path, clerk_a):
     run = importing.upload("ledger", data, "台账.xlsx", clerk_a)
     run_command(two_households(tmp_path))  # someone imported in between
     run = importing.confirm(run.pk, clerk_a, run.file_id)
-    assert run.status == "stale" and "已发生变化" in run.message
+    assert run.status == "stale" and run.message == "台账已被他人修改，请重新预览"
     assert Person.objects.count() == 3
 
 
