@@ -110,7 +110,7 @@ def test_excel_upload_and_error_workbook(regions, person_a):
     data = io.BytesIO()
     book.save(data)
     kind = importing.KINDS["enrolment"]
-    outcome = kind.run(data.getvalue(), "名单.xlsx", None, dry_run=False, progress=lambda *a: None)
+    outcome = kind.run(data.getvalue(), "名单.xlsx", SERVER_COMMAND, dry_run=False, progress=lambda *a: None)
     assert (outcome.rows_read, outcome.counts["created"], outcome.rows_rejected) == (2, 1, 1)
     errors = openpyxl.load_workbook(io.BytesIO(kind.error_workbook(data.getvalue(), "名单.xlsx", outcome.errors)))
     rows = list(errors.active.values)
