@@ -56,8 +56,8 @@ def forged_extras() -> dict:
 def snapshot(user) -> tuple:
     user = User.objects.get(pk=user.pk)
     return (user.username, user.region_id, user.role, user.is_superuser, user.is_staff, user.is_active,
-            sorted(user.groups.values_list("name", flat=True)), sorted(user.user_permissions.values_list("pk", flat=True)),
-            user.password)
+            sorted(user.groups.values_list("name", flat=True)),
+            sorted(user.user_permissions.values_list("pk", flat=True)), user.password)
 
 
 def test_region_admin_form_offers_only_names_role_region_and_active(client, county_admin, clerk_a):
@@ -154,8 +154,9 @@ def test_permission_tables_are_for_superusers_only(client, county_admin):
     groups_before = {g.name: sorted(g.permissions.values_list("pk", flat=True)) for g in Group.objects.all()}
     assert client.get(reverse("admin:auth_group_changelist")).status_code == 403
     township = Group.objects.get(name=group_name("township"))
+    every_permission = list(Permission.objects.values_list("pk", flat=True))
     response = client.post(reverse("admin:auth_group_change", args=[township.pk]),
-                           {"name": township.name, "permissions": list(Permission.objects.values_list("pk", flat=True))})
+                           {"name": township.name, "permissions": every_permission})
     assert response.status_code == 403
     response = client.post(reverse("admin:auth_group_add"), {"name": "后门", "permissions": []})
     assert response.status_code == 403
