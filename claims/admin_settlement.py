@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -15,7 +16,7 @@ from poverty_registry.admin_base import (
     ScopedAdmin,
     shown_id_number,
 )
-from poverty_registry.scoping import region_prefix
+from poverty_registry.scoping import region_scope
 
 from . import policy as policies
 from . import services
@@ -48,10 +49,10 @@ class PolicySetAdmin(ScopedAdmin):
 
     def get_queryset(self, request):
         own = super().get_queryset(request)
-        prefix = region_prefix(request.user)
-        if not prefix or not request.user.has_perm("claims.view_policyset"):
+        scope = region_scope(request.user)
+        if scope.is_empty or scope.is_all or not request.user.has_perm("claims.view_policyset"):
             return own
-        above = policies.region_chain(prefix)[1:]
+        above = policies.region_chain(scope.code())[1:]
         return PolicySet.objects.filter(Q(pk__in=own.values("pk")) | Q(region_id__in=above, in_force=True))
 
     def get_readonly_fields(self, request, obj=None):
@@ -69,9 +70,11 @@ class PolicySetAdmin(ScopedAdmin):
 
     def target_region(self, request, obj):
         """Where a save goes: the policy's own region when the user manages it, else the user's region."""
-        prefix = region_prefix(request.user) or ""
-        region = obj.region if obj.region_id.startswith(prefix) else request.user.region
-        return region
+        if region_scope(request.user).covers(obj.region_id):
+            return obj.region
+        if request.user.region is None:
+            raise PermissionDenied
+        return request.user.region
 
     def save_model(self, request, obj, form, change):
         region = self.target_region(request, obj)

@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from poverty_registry.idnumber import mask_id_number
+from poverty_registry.scoping import region_scope
 
 from .models import Case, CaseAttachment, CaseEvent, CaseHit, Recovery, ScreeningHit
 from .rules import RULES
@@ -94,8 +95,9 @@ def open_case_from_hits(user, hit_ids: list[int], title: str = "", description: 
     if not hits or len(hits) != len(set(hit_ids)):
         raise CaseError("请选择至少一条您辖区内的疑点")
     region = _common_region([h.region_id for h in hits])
-    if not region.startswith(user.region_id or "") and not user.is_superuser:
-        region = user.region_id
+    scope = region_scope(user)
+    if not scope.covers(region):
+        region = scope.code()
     claims = {h.claim for h in hits}
     hospitals = {c.hospital for c in claims}
     persons = {(c.id_number, c.name) for c in claims}
@@ -125,7 +127,7 @@ def open_case_by_hand(user, *, source: str, title: str, region_code: str, descri
         raise CaseError("手工立案的来源须为举报、飞行检查或信访")
     if not title.strip():
         raise CaseError("请填写案件名称")
-    if not user.is_superuser and not region_code.startswith(user.region_id or "\0"):
+    if not region_scope(user).covers(region_code):
         raise CaseError("案件所属区划须在您的辖区内")
     case = Case.objects.create(title=title.strip()[:120], description=description, source=source,
                                region_id=region_code, opened_by=user, target_kind=target_kind,

@@ -22,7 +22,7 @@ from poverty_registry import importing
 from poverty_registry.idnumber import IdNumberError, parse_id_number
 from poverty_registry.importing import ImportKind, ImportOutcome, RowError
 from poverty_registry.models import Region
-from poverty_registry.scoping import region_prefix
+from poverty_registry.scoping import region_scope
 from poverty_registry.tabular import find_header, iter_data_rows, neutralise_formula, parse_date, read_table
 
 from .screening import screen_on_commit
@@ -240,7 +240,7 @@ def _check_against_database(rows: list[ClaimRow], checker: _Checker, user) -> li
     numbers = sorted({r.id_number for r in rows})
     ledger, enrolled = _known_persons(numbers)
     settled = _settled_claims({r.key for r in rows})
-    prefix = region_prefix(user) or ""
+    scope = region_scope(user)
     accepted = []
     for row in rows:
         year = row.admission_date.year
@@ -251,7 +251,7 @@ def _check_against_database(rows: list[ClaimRow], checker: _Checker, user) -> li
         else:
             checker.error(row.row, "id_number", f"查无此人：{row.id_number} 既不在建档立卡台账中，{year}年度也未参保")
             continue
-        if not row.region_id.startswith(prefix):
+        if not scope.covers(row.region_id):
             checker.error(row.row, "id_number", f"参保人所在区划 {row.region_id} 不在您的辖区内")
             continue
         if row.key in settled:

@@ -6,7 +6,7 @@ from django import forms
 from django.db.models import Max
 from django.utils import timezone
 
-from poverty_registry.scoping import region_prefix
+from poverty_registry.scoping import region_scope
 
 from .models import Claim
 
@@ -22,16 +22,17 @@ class YearRegionForm(forms.Form):
 
     def clean_region(self):
         region = (self.cleaned_data.get("region") or "").strip()
-        prefix = region_prefix(self.user) or ""
-        if region and not region.startswith(prefix):
+        if region and not region_scope(self.user).covers(region):
             raise forms.ValidationError(f"区划 {region} 不在您的辖区内")
         return region
 
     def year_and_region(self) -> tuple[int, str]:
-        """(year, region prefix) — the latest year with claims in the user's region when none is given."""
+        """(year, region prefix) — the latest year with claims in the user's region when none is given;
+        PermissionDenied for an account without a region."""
+        scope = region_scope(self.user).code()
         year = region = None
         if self.is_bound and self.is_valid():
             year, region = self.cleaned_data.get("year"), self.cleaned_data.get("region")
         if not year:
             year = Claim.objects.restrict(self.user).aggregate(last=Max("year"))["last"] or timezone.localdate().year
-        return year, region or region_prefix(self.user) or ""
+        return year, region or scope

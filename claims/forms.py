@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 
 from poverty_registry.idnumber import IdNumberError, parse_id_number
 from poverty_registry.models import Person
-from poverty_registry.scoping import region_prefix
+from poverty_registry.scoping import region_scope
 
 from .models import Claim, Hospital, PolicySet
 from .settlement import CATEGORY_LABELS, CATEGORY_NAMES, PolicyParams, SettlementInputError
@@ -224,7 +224,7 @@ class ClaimEntryForm(forms.ModelForm):
             self.add_error("id_number", f"查无此人：既不在建档立卡台账中，{admission.year}年度也未参保")
             return cleaned
         region = person.region_id if person else enrolment.region_id
-        if not region.startswith(region_prefix(self.user) or ""):
+        if not region_scope(self.user).covers(region):
             self.add_error("id_number", f"参保人所在区划 {region} 不在您的辖区内")
             return cleaned
         self.instance.person = person

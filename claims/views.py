@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 from poverty_registry import access_log
 from poverty_registry.admin_base import shown_id_number
 from poverty_registry.models import Region
-from poverty_registry.scoping import region_prefix
 
 from . import exports, selectors, services
 from .filters import YearRegionForm
@@ -100,7 +99,7 @@ def resettle_start(request):
     if not request.user.has_perm("claims.add_resettlerun"):
         raise PermissionDenied
     form, year, region = _scope_post(request)
-    run = services.start_resettle(year, region or request.user.region_id, reason=services.REASON_POLICY,
+    run = services.start_resettle(year, region, reason=services.REASON_POLICY,
                                   user=request.user)
     messages.success(request, f"已开始重新结算{year}年度")
     return redirect("claims:resettle_run", run.pk)
@@ -109,8 +108,6 @@ def resettle_start(request):
 def _scope_post(request):
     form = YearRegionForm(request.POST, user=request.user)
     year, region = form.year_and_region()
-    if not region and region_prefix(request.user):
-        region = region_prefix(request.user)
     if not Region.objects.filter(code=region).exists():
         raise PermissionDenied
     return form, year, region

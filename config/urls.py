@@ -3,10 +3,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from poverty_registry import views as registry_views
+from poverty_registry.auth import StaffAuthenticationForm
 
 admin.site.site_header = "医保扶贫业务后台"
 admin.site.site_title = "医保扶贫业务后台"
 admin.site.index_title = "工作台"
+admin.site.login_form = StaffAuthenticationForm  # refuses accounts without a region
 
 urlpatterns = [
     path("", registry_views.home, name="home"),

@@ -20,7 +20,7 @@ from poverty_registry.idnumber import IdNumberError, comparable_number, parse_id
 from poverty_registry.importing import ImportKind, ImportOutcome, RowError
 from poverty_registry.models import Region
 from poverty_registry.regions import RegionCodeError, canonical_code
-from poverty_registry.scoping import region_prefix
+from poverty_registry.scoping import region_scope
 from poverty_registry.tabular import (
     find_header,
     gc_paused,
@@ -84,7 +84,7 @@ class EnrolmentRows:
 
     def __init__(self, user, header_labels: dict[str, str]):
         self.labels = header_labels
-        self.prefix = region_prefix(user) if user is not None else ""
+        self.scope = region_scope(user)
         self.known_regions = set(Region.objects.values_list("code", flat=True))
         self.region_cache: dict[str, str | RowError] = {}
         self.accepted: dict[int, tuple] = {}
@@ -204,7 +204,7 @@ class EnrolmentRows:
             return RowError(row, label, str(exc))
         if code not in self.known_regions:
             return RowError(row, label, f"区划代码 {text} 不存在")
-        if self.prefix and not code.startswith(self.prefix):
+        if not self.scope.covers(code):
             return RowError(row, label, f"区划 {text} 不在您的辖区内")
         return code
 

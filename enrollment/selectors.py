@@ -167,12 +167,13 @@ def home_numbers(user) -> dict[str, list]:
     from django.urls import reverse
     from django.utils import timezone
 
-    from poverty_registry.scoping import region_prefix
+    from poverty_registry.scoping import region_scope
 
     numbers: dict[str, list] = {"figures": [], "todos": [], "links": []}
-    scope = region_prefix(user)
-    if scope is None or not user.has_perm("enrollment.view_enrolment"):
+    region = region_scope(user)
+    if region.is_empty or not user.has_perm("enrollment.view_enrolment"):
         return numbers
+    scope = region.code()
     year = timezone.localdate().year
     rates = enrolment_rates(year, scope)
     chase_url = f"{reverse('enrollment:chase')}?year={year}"

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from poverty_registry import access_log
 from poverty_registry.models import Person, Region
-from poverty_registry.scoping import region_prefix
+from poverty_registry.scoping import region_scope
 from poverty_registry.vocab import CATEGORIES
 
 from . import exports, reports, selectors, services
@@ -32,11 +32,10 @@ def _year(request) -> int:
 
 def _scope(request) -> tuple[str, Region | None]:
     """The region the page is about: the user's own, or one below it (?region=); 404 outside."""
-    prefix = region_prefix(request.user)
-    if prefix is None:
-        raise Http404
+    scope = region_scope(request.user)
+    prefix = scope.code()
     code = (request.GET.get("region") or request.POST.get("region") or prefix).strip()
-    if not code.startswith(prefix):
+    if code and not scope.covers(code):
         raise Http404("区划不在您的辖区内")
     region = Region.objects.filter(code=code).first() if code else None
     if code and region is None:

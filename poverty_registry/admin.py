@@ -5,10 +5,12 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
 
+from . import services
 from .admin_base import AccessLoggedAdmin, MaskedIdNumberAdmin, ScopedAdmin, shown_id_number
 from .filters import PersonFilterSet
 from .idnumber import IdNumberError, normalize_id_number
 from .models import Household, Person, PersonCategory, Region, User
+from .scoping import region_scope
 from .vocab import CATEGORIES, POVERTY_STATUSES
 
 
@@ -29,9 +31,11 @@ class RegionListFilter(FilterSetListFilter):
     parameter_name = "region"
 
     def lookups(self, request, model_admin):
-        code = request.user.region_id or ""
-        below = Region.objects.restrict(request.user, None).filter(parent_id=code) if code else \
-            Region.objects.filter(level=2)
+        scope = region_scope(request.user)
+        if scope.is_empty:
+            return []
+        below = Region.objects.filter(level=2) if scope.is_all else \
+            Region.objects.restrict(request.user, None).filter(parent_id=scope.code())
         return [(r.code, r.name) for r in below[:200]]
 
 
@@ -62,14 +66,73 @@ class RegionAdmin(ScopedAdmin):
         return ("code", "level", "parent") if obj else ("level", "parent")
 
 
+# What a region's 系统管理员 (not a superuser) may set on an account of its region: names, e-mail, whether
+# it is active, its role and its region — never is_superuser, is_staff, groups or user_permissions
+# (permissions come from the role's group, set by services.sync_role_group). Listed field by field so that
+# a field Django's UserAdmin adds in some release never reaches a form by default.
+REGION_ADMIN_FIELDSETS = (
+    (None, {"fields": ("username", "password")}),
+    ("个人信息", {"fields": ("last_name", "first_name", "email")}),
+    ("辖区与角色", {"fields": ("region", "role", "is_active")}),
+    ("登录记录", {"fields": ("last_login", "date_joined")}),
+)
+REGION_ADMIN_ADD_FIELDSETS = (
+    (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
+    ("辖区与角色", {"fields": ("region", "role")}),
+)
+# Only a superuser (made on the server with createsuperuser) sees Django's own fields as well.
+SUPERUSER_FIELDSETS = DjangoUserAdmin.fieldsets + (("辖区与角色", {"fields": ("region", "role")}),)
+SUPERUSER_ADD_FIELDSETS = DjangoUserAdmin.add_fieldsets + (("辖区与角色", {"fields": ("region", "role")}),)
+OWN_ACCOUNT_READONLY = ("region", "role", "is_superuser", "is_staff", "groups", "user_permissions")
+
+
 @admin.register(User)
 class StaffAdmin(ScopedAdmin, DjangoUserAdmin):
+    """Accounts: a region's 系统管理员 manages the accounts of its region through role and region only;
+    nobody changes their own role or region; superuser accounts are managed by superusers only."""
+
     list_display = ("username", "last_name", "first_name", "role", "region", "is_active", "last_login")
     list_filter = ("role", "is_active")
     search_fields = ("username", "last_name", "first_name")
-    fieldsets = DjangoUserAdmin.fieldsets + (("辖区与角色", {"fields": ("region", "role")}),)
-    add_fieldsets = DjangoUserAdmin.add_fieldsets + (("辖区与角色", {"fields": ("region", "role")}),)
     autocomplete_fields = ("region",)
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if request.user.is_superuser else qs.filter(is_superuser=False)
+
+    def get_fieldsets(self, request, obj=None):
+        if request.user.is_superuser:
+            return SUPERUSER_FIELDSETS if obj else SUPERUSER_ADD_FIELDSETS
+        return REGION_ADMIN_FIELDSETS if obj else REGION_ADMIN_ADD_FIELDSETS
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ("last_login", "date_joined")
+        if obj is not None and obj.pk == request.user.pk:
+            return readonly + OWN_ACCOUNT_READONLY
+        return readonly
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if not request.user.is_superuser:
+            # An account a region admin makes always works inside a region, with a role.
+            for name in ("region", "role"):
+                if name in form.base_fields:
+                    form.base_fields[name].required = True
+        return form
+
+    def has_delete_permission(self, request, obj=None):
+        # Accounts are deactivated, not deleted: imports, cases and the audit trail name them.
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.is_staff = True  # every account made here signs in to the back office
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not request.user.is_superuser or "role" in form.changed_data or not change:
+            services.sync_role_group(form.instance)
 
 
 class PersonCategoryInline(admin.TabularInline):

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from . import importing
 from .access_log import may_see_full_id, record_export
 from .models import ImportRun
+from .scoping import region_scope
 from .tabular import TableFormatError
 
 ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".csv")
@@ -26,6 +27,7 @@ def _kind(code: str, user) -> importing.ImportKind:
         raise Http404("未知的导入类型")
     if not user.has_perm(kind.permission):
         raise PermissionDenied
+    region_scope(user).code()  # an account without a region imports nothing (PermissionDenied)
     return kind
 
 

@@ -22,6 +22,7 @@ from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connection
 from django.utils import timezone
 
 from .models import ImportFile, ImportRun
+from .scoping import SERVER_COMMAND
 from .tabular import RowError, gc_paused
 
 LARGE_IMPORT_ROWS = 20_000  # above this, preview and confirm run as Celery tasks with a progress bar
@@ -418,7 +419,8 @@ def import_path(kind_code: str, path, user, *, dry_run: bool) -> ImportOutcome:
 
 def import_path_as(kind_code: str, path, username: str | None, *, dry_run: bool, source: str) -> ImportOutcome:
     """What the import commands run: the file imported as a named account (its region and permission)
-    — or with no region limit when no account is named — recorded in the audit trail under `source`.
+    — or as the server itself (`SERVER_COMMAND`, no region limit) when no account is named — recorded in
+    the audit trail under `source`.
     Raises ValueError (or OSError) with a message for the command line."""
     from claims.audit import audit_context
 
@@ -432,4 +434,4 @@ def import_path_as(kind_code: str, path, username: str | None, *, dry_run: bool,
         if not account.has_perm(KINDS[kind_code].permission):
             raise ValueError(f"账号 {username} 没有导入{KINDS[kind_code].label}的权限")
     with audit_context(user=account, source=source):
-        return import_path(kind_code, path, account, dry_run=dry_run)
+        return import_path(kind_code, path, account or SERVER_COMMAND, dry_run=dry_run)

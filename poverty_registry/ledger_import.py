@@ -26,7 +26,7 @@ from .ledger_file import (
     write_error_workbook,
 )
 from .models import Region
-from .scoping import region_prefix
+from .scoping import region_scope
 from .tabular import RowError
 
 logger = logging.getLogger(__name__)
@@ -246,12 +246,12 @@ class LedgerKind(importing.ImportKind):
     def _reject_conflicts(self, cursor, parse: LedgerParse, user) -> LedgerParse:
         """Re-check scope inside the transaction (NetBox's lesson) and head conflicts with the ledger."""
         extra: list[RowError] = []
-        prefix = region_prefix(user)
+        scope = region_scope(user)
         id_label = parse.header.labels.get("id_number", "身份证号")
         household_label = parse.header.labels.get("household_no", "户编号")
         relation_label = parse.header.labels.get("relation", "与户主关系")
-        if prefix:
-            cursor.execute(OUT_OF_SCOPE_SQL, {"prefix": prefix + "%"})
+        if not scope.is_all:  # the empty scope's pattern matches nothing: every stored row is out of it
+            cursor.execute(OUT_OF_SCOPE_SQL, {"prefix": scope.like_pattern()})
             conflicts = cursor.fetchall()
             places = _region_names({region for _, _, region in conflicts})
             for excel_row, what, region in conflicts:

@@ -291,10 +291,10 @@ class CityWideQuerySet(RegionScopedQuerySet):
     """
 
     def restrict(self, user, action: str | None = "view"):
-        from .scoping import region_prefix
+        from .scoping import region_scope
 
         model = self.model
-        if region_prefix(user) is None:
+        if region_scope(user).is_empty:
             return self.none()
         if action and not user.has_perm(f"{model._meta.app_label}.{action}_{model._meta.model_name}"):
             return self.none()

@@ -5,6 +5,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group
 from django.db import transaction
 
@@ -57,10 +58,14 @@ def load_regions(text: str) -> RegionLoad:
 
 
 def save_staff(username: str, *, region_code: str, role: str, password: str | None = None) -> tuple[User, bool]:
-    """Create or update a staff account with its region and role group."""
+    """Create or update a staff account with its region and role group. A password is checked by the
+    project's AUTH_PASSWORD_VALIDATORS first (ValidationError, messages in Chinese) and nothing is written."""
     if role not in ROLES:
         raise ValueError(f"未知角色 {role}，可选：{', '.join(ROLES)}")
     region = Region.objects.get(code=region_codes.canonical_code(region_code))
+    if password:
+        existing = User.objects.filter(username=username).first()
+        password_validation.validate_password(password, existing or User(username=username))
     with transaction.atomic():
         user, created = User.objects.get_or_create(username=username)
         user.region, user.role, user.is_staff, user.is_active = region, role, True, True
@@ -69,5 +74,10 @@ def save_staff(username: str, *, region_code: str, role: str, password: str | No
         elif created:
             user.set_unusable_password()
         user.save()
-        user.groups.set([Group.objects.get(name=group_name(role))])
+        sync_role_group(user)
     return user, created
+
+
+def sync_role_group(user: User) -> None:
+    """An account's groups are its role's group and nothing else: permissions come from the role only."""
+    user.groups.set([Group.objects.get(name=group_name(user.role))] if user.role else [])

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from claims.claim_import import COLUMNS
 from claims.models import Claim, Hospital, Settlement
 from poverty_registry import importing
+from poverty_registry.scoping import SERVER_COMMAND
 from tests.claims.settlement_helpers import category, enrol, policies  # noqa: F401
 from tests.conftest import VILLAGE_A, VILLAGE_B, make_person
 
@@ -40,7 +41,7 @@ def line(no, id_number, name="低保甲", admitted="2024-03-01", discharged="202
             f"J18.900,{total},{uncovered}")
 
 
-def run(data: bytes, user=None, dry_run=False):
+def run(data: bytes, user=SERVER_COMMAND, dry_run=False):
     return importing.KINDS["claims"].run(data, "claims.csv", user, dry_run=dry_run, progress=lambda *a: None)
 
 
@@ -148,7 +149,7 @@ def test_hospital_xlsx_with_a_title_row_and_real_excel_cells(people, tmp_path):
                   "平江乙", dt.date(2024, 3, 2), dt.date(2024, 3, 9), "J18.900", 8000.5, 0])
     path = tmp_path / "claims.xlsx"
     book.save(path)
-    outcome = importing.KINDS["claims"].run(path.read_bytes(), "claims.xlsx", None, dry_run=False,
+    outcome = importing.KINDS["claims"].run(path.read_bytes(), "claims.xlsx", SERVER_COMMAND, dry_run=False,
                                             progress=lambda *a: None)
     assert (outcome.rows_read, outcome.rows_rejected, outcome.errors) == (2, 0, [])
     x1, x2 = Claim.objects.get(claim_no="X1"), Claim.objects.get(claim_no="X2")

@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from enrollment.models import Enrolment
 from poverty_registry import importing
+from poverty_registry.scoping import SERVER_COMMAND
 from tests.conftest import VILLAGE_A, VILLAGE_B, make_person
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +110,7 @@ def test_excel_upload_and_error_workbook(regions, person_a):
     data = io.BytesIO()
     book.save(data)
     kind = importing.KINDS["enrolment"]
-    outcome = kind.run(data.getvalue(), "名单.xlsx", None, dry_run=False, progress=lambda *a: None)
+    outcome = kind.run(data.getvalue(), "名单.xlsx", SERVER_COMMAND, dry_run=False, progress=lambda *a: None)
     assert (outcome.rows_read, outcome.counts["created"], outcome.rows_rejected) == (2, 1, 1)
     errors = openpyxl.load_workbook(io.BytesIO(kind.error_workbook(data.getvalue(), "名单.xlsx", outcome.errors)))
     rows = list(errors.active.values)
@@ -202,5 +203,5 @@ def test_a_batch_that_fails_leaves_nothing_of_the_file(tmp_path, regions, monkey
     monkeypatch.setattr(importer.EnrolmentWriter, "write", power_cut_after_the_first_batch)
     body = "".join(f"{_number(f'43062119800301{seq:03d}')},甲{seq},2024,正常参保,,{VILLAGE_A}\n" for seq in (1, 2, 3))
     with pytest.raises(RuntimeError, match="断电"):
-        importing.import_path("enrolment", write(tmp_path, body), None, dry_run=False)
+        importing.import_path("enrolment", write(tmp_path, body), SERVER_COMMAND, dry_run=False)
     assert not Enrolment.objects.exists()

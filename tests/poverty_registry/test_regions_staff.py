@@ -55,3 +55,24 @@ def test_seed_demo_builds_valid_households(regions):
     for household in Household.objects.all()[:50]:
         assert household.members.filter(is_head=True).count() == 1
         assert {m.region_id for m in household.members.all()} == {household.region_id}
+
+
+@pytest.mark.parametrize("weak", ["123", "zhangsan2026", "12345678901", "password123"])
+def test_create_staff_refuses_weak_passwords_and_writes_nothing(regions, weak):
+    with pytest.raises(CommandError, match="密码不符合要求") as refused:
+        call_command("create_staff", "zhangsan", region="430621100", role="township", password=weak)
+    assert any(word in str(refused.value) for word in ("太短", "太常见", "只包含数字", "太相似")), refused.value
+    assert not User.objects.filter(username="zhangsan").exists()
+
+
+def test_create_staff_exits_non_zero_on_a_weak_password(transactional_db, regions):
+    import subprocess
+    import sys
+
+    from tests.conftest import child_environment
+
+    result = subprocess.run([sys.executable, "manage.py", "create_staff", "zhangsan", "--region", "430621100",
+                             "--role", "township", "--password", "123"], env=child_environment(),
+                            capture_output=True, text=True, cwd=__file__.rsplit("/tests/", 1)[0])
+    assert result.returncode != 0
+    assert "密码太短，至少需要 10 个字符" in result.stderr

@@ -1,4 +1,5 @@
 """Create or update a staff account with a region and a role."""
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from poverty_registry.models import Region
@@ -20,6 +21,8 @@ class Command(BaseCommand):
             user, created = save_staff(username, region_code=region, role=role, password=password)
         except Region.DoesNotExist:
             raise CommandError(f"区划 {region} 不存在，请先导入区划") from None
+        except ValidationError as exc:
+            raise CommandError(f"密码不符合要求，账号未创建或修改：{'；'.join(exc.messages)}") from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         verb = "已创建" if created else "已更新"
