@@ -23,6 +23,20 @@ def resettle_chunks_task(run_id: int) -> str:
     return _guarded(run_id, resettle_chunks).status
 
 
+@shared_task(name="resettle.recover")
+def recover_resettle_runs() -> list[int]:
+    """Beat, every few minutes: queue again the batch re-settlements a dead worker left "running" (lease
+    expired, no chunk in progress); the run carries on with the chunks not done (resettle_year_task)."""
+    import datetime as dt
+
+    from .services import abandoned_resettle_runs
+
+    abandoned = abandoned_resettle_runs(dt.timedelta(seconds=settings.RESETTLE_LEASE_SECONDS))
+    for run_id in abandoned:
+        resettle_year_task.delay(run_id)
+    return abandoned
+
+
 @shared_task(name="audit.spread_journal", ignore_result=True)  # nobody waits for it: no result backend call
 def spread_audit_journal() -> int:
     """Spread committed journal entries of the audit trail into indexed records (claims.audit)."""

@@ -256,15 +256,21 @@ def _file_bytes(run: ImportRun) -> bytes:
 
 
 def preview(run_id: int) -> ImportRun:
+    """Dry-run the file and keep its counts. Only a run still "previewing" is previewed: a task delivered
+    twice (a broker redelivery) must not put a run the user has confirmed since back to "previewed"."""
     run = ImportRun.objects.select_related("user").get(pk=run_id)
+    if run.status != "previewing":
+        return run
     kind = KINDS[run.kind]
     try:
         outcome = kind.run(_file_bytes(run), run.file_name, run.user, dry_run=True,
                            progress=progress_reporter(run.pk))
     except ValueError as exc:  # unreadable file, no header …: a message for the clerk
-        return _finish(run, "failed", message=str(exc))
+        _finish(run, "failed", was="previewing", message=str(exc))
+        return run
     _record(run, outcome, preview=True)
-    return _finish(run, "previewed", previewed_at=timezone.now())
+    _finish(run, "previewed", was="previewing", previewed_at=timezone.now())
+    return run
 
 
 def confirm(run_id: int, user, file_sha256: str) -> ImportRun:
@@ -287,26 +293,35 @@ def confirm(run_id: int, user, file_sha256: str) -> ImportRun:
 
 
 def commit(run_id: int) -> ImportRun:
+    """Write a confirmed run. Only a run "importing" is written, and it leaves that state by compare-and-set
+    in the import's own transaction: a second delivery of the task (after the first, or beside it) finds
+    the run imported and changes nothing, instead of re-running the file and calling the run stale."""
     run = ImportRun.objects.select_related("user").get(pk=run_id)
+    if run.status != "importing":
+        return run
     kind = KINDS[run.kind]
     expected = dict(run.preview_counts)
 
-    def apply() -> ImportOutcome:
+    def apply() -> None:
         outcome = kind.run(_file_bytes(run), run.file_name, run.user, dry_run=False,
                            progress=progress_reporter(run.pk))
         if _comparable(outcome) != expected:
             raise StalePreview("预览后台账数据已发生变化，本次导入未执行，请重新上传预览")
-        return outcome
+        _record(run, outcome, preview=False)
+        if not _finish(run, "imported", was="importing", finished_at=timezone.now()):
+            raise AlreadyFinished
 
     try:
         with transaction.atomic():
-            outcome = apply()
+            apply()
+    except AlreadyFinished:
+        run.refresh_from_db()
+        return run
     except StalePreview as exc:
-        return _finish(run, "stale", message=str(exc))
+        _finish(run, "stale", was="importing", message=str(exc))
     except ValueError as exc:
-        return _finish(run, "failed", message=str(exc))
-    _record(run, outcome, preview=False)
-    return _finish(run, "imported", finished_at=timezone.now())
+        _finish(run, "failed", was="importing", message=str(exc))
+    return run
 
 
 def _comparable(outcome: ImportOutcome) -> dict:
@@ -323,13 +338,24 @@ def _record(run: ImportRun, outcome: ImportOutcome, *, preview: bool) -> None:
         run.result_counts = _comparable(outcome)
 
 
-def _finish(run: ImportRun, status: str, **fields) -> ImportRun:
+class AlreadyFinished(Exception):
+    """Another delivery of the same task finished the run first: this one's writes are rolled back."""
+
+
+def _finish(run: ImportRun, status: str, *, was: str, **fields) -> bool:
+    """Move the run from `was` to `status` (compare-and-set); False, and the run re-read, when it had
+    already left `was` (a duplicate delivery of its task got there first)."""
     run.status = status
     for name, value in fields.items():
         setattr(run, name, value)
-    run.save()
-    progress_reporter(run.pk)(100, run.get_status_display())
-    return run
+    values = {f.attname: getattr(run, f.attname) for f in run._meta.concrete_fields if not f.primary_key}
+    if not ImportRun.objects.filter(pk=run.pk, status=was).update(**values):
+        run.refresh_from_db()
+        return False
+    # After the commit: the page polling the progress must not see "done" before the run row says so.
+    label = run.get_status_display()
+    transaction.on_commit(lambda: progress_reporter(run.pk)(100, label))
+    return True
 
 
 def error_workbook(run: ImportRun) -> bytes | None:
