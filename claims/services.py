@@ -158,7 +158,9 @@ def prepare_resettle(run_id: int, *, chunk_persons: int = 5_000) -> ResettleRun:
 def resettle_chunks(run_id: int) -> ResettleRun:
     """Take the run's chunks not yet done one at a time (SKIP LOCKED: parallel workers share them out),
     each in its own transaction with its results; the worker that finds none left closes the run."""
-    ResettleRun.objects.filter(pk=run_id).exclude(status="done").update(status="running", message="")
+    # A failed run's message goes with its retry; a note of an automatic resume stays.
+    ResettleRun.objects.filter(pk=run_id, status="failed").update(message="")
+    ResettleRun.objects.filter(pk=run_id).exclude(status="done").update(status="running")
     run = ResettleRun.objects.get(pk=run_id)
     while True:
         with transaction.atomic():

@@ -1,6 +1,7 @@
 """Celery entry points of settlement: thin wrappers over claims.services."""
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from .audit import audit_context
 
@@ -30,9 +31,12 @@ def recover_resettle_runs() -> list[int]:
     import datetime as dt
 
     from .services import abandoned_resettle_runs
+    from .settlement_models import ResettleRun
 
     abandoned = abandoned_resettle_runs(dt.timedelta(seconds=settings.RESETTLE_LEASE_SECONDS))
+    note = f"工作进程中断，{timezone.localtime():%m-%d %H:%M} 自动接续未完成的部分"
     for run_id in abandoned:
+        ResettleRun.objects.filter(pk=run_id).update(message=note, heartbeat_at=timezone.now())
         resettle_year_task.delay(run_id)
     return abandoned
 

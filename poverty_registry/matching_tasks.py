@@ -12,6 +12,7 @@ import datetime as dt
 
 from celery import chord, shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from claims.audit import audit_context
 
@@ -73,4 +74,6 @@ def recover_matching() -> dict:
     run = matching.abandoned_run(dt.timedelta(seconds=settings.MATCHING_LEASE_SECONDS))
     if run is None:
         return {}
+    note = f"工作进程中断，{timezone.localtime():%m-%d %H:%M} 自动接续未完成的县"
+    MatchingRun.objects.filter(pk=run.pk).update(message=note)
     return _start(run.inbox, "recover", None, "")

@@ -175,7 +175,8 @@ def finish(run_id: int) -> MatchingRun:
         run.counts = totals
         run.status = "failed" if failed else "finished"
         run.phase = "finished"
-        run.message = "；".join(f"{s.county or '其他'}：{s.message}" for s in failed)
+        # A note already on the run (it was resumed after a dead worker) stays in the report.
+        run.message = "；".join([*filter(None, [run.message]), *(f"{s.county or '其他'}：{s.message}" for s in failed)])
         run.finished_at = timezone.now()
         run.save()
     return run
