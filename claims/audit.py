@@ -18,7 +18,7 @@ import logging
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -410,7 +410,10 @@ class AuditContextMiddleware:
         try:
             return self.get_response(request)
         finally:
-            clear_context()
+            try:
+                clear_context()
+            except DatabaseError:  # the connection died in the request: it is closed with its context
+                logger.warning("请求结束时无法清除审计上下文（数据库连接已中断）")
 
 
 def client_ip(request) -> str:

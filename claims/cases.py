@@ -11,6 +11,7 @@ amount due (amount to recover + penalty) until the balance is zero; then the cas
 from __future__ import annotations
 
 import hashlib
+import logging
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
@@ -23,6 +24,9 @@ from poverty_registry.scoping import region_scope
 from .models import Case, CaseAttachment, CaseEvent, CaseHit, Recovery, ScreeningHit
 from .rules import RULES
 from .screening import penalty_range
+
+log = logging.getLogger(__name__)
+STORAGE_FAILED = "存储空间不足或不可写，文件未保存，请联系系统管理员处理后重新上传"
 
 CENT = Decimal("0.01")
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -251,10 +255,19 @@ def add_attachment(case: Case, user, upload) -> CaseAttachment:
     upload.seek(0)
     attachment = CaseAttachment(case=case, name=name[:200], size=upload.size, sha256=digest.hexdigest(),
                                 uploaded_by=user)
-    attachment.file.save(name, upload, save=False)
-    attachment.save()
-    CaseEvent.objects.create(case=case, action="上传材料", from_state=case.state, to_state=case.state, user=user,
-                             note=name[:200])
+    try:
+        attachment.file.save(name, upload, save=False)
+    except OSError as exc:  # disk full, MEDIA_ROOT not writable or not a directory: say so, write no row
+        log.error("案件 %s 的证据材料未能写入存储：%s", case.pk, exc)
+        raise CaseError(STORAGE_FAILED) from exc
+    try:
+        with transaction.atomic():
+            attachment.save()
+            CaseEvent.objects.create(case=case, action="上传材料", from_state=case.state, to_state=case.state,
+                                     user=user, note=name[:200])
+    except BaseException:
+        attachment.file.delete(save=False)  # no file left behind without its row
+        raise
     return attachment
 
 

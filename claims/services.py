@@ -9,6 +9,7 @@ table and write them back with one UPDATE and one INSERT.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -148,15 +149,18 @@ def prepare_resettle(run_id: int, *, chunk_persons: int = 5_000) -> ResettleRun:
         ResettleChunk.objects.bulk_create(ResettleChunk(run=run, seq=seq, bucket=bucket, id_numbers=numbers)
                                           for seq, (bucket, numbers) in enumerate(pieces))
         run.status, run.started_at = "running", run.started_at or timezone.now()
+        run.heartbeat_at = timezone.now()
         run.persons_total = sum(len(numbers) for _, numbers in by_bucket)
-        run.save(update_fields=["status", "started_at", "persons_total"])
+        run.save(update_fields=["status", "started_at", "heartbeat_at", "persons_total"])
     return run
 
 
 def resettle_chunks(run_id: int) -> ResettleRun:
     """Take the run's chunks not yet done one at a time (SKIP LOCKED: parallel workers share them out),
     each in its own transaction with its results; the worker that finds none left closes the run."""
-    ResettleRun.objects.filter(pk=run_id).exclude(status="done").update(status="running", message="")
+    # A failed run's message goes with its retry; a note of an automatic resume stays.
+    ResettleRun.objects.filter(pk=run_id, status="failed").update(message="")
+    ResettleRun.objects.filter(pk=run_id).exclude(status="done").update(status="running")
     run = ResettleRun.objects.get(pk=run_id)
     while True:
         with transaction.atomic():
@@ -178,11 +182,29 @@ def resettle_chunks(run_id: int) -> ResettleRun:
                 claims_done=F("claims_done") + outcome.claims,
                 settlements_written=F("settlements_written") + outcome.written,
                 paid_difference=F("paid_difference") + outcome.paid_difference,
+                heartbeat_at=timezone.now(),
             )
     # Chunks still running in another worker keep the run open; that worker closes it.
     ResettleRun.objects.filter(pk=run_id).exclude(status="done").exclude(chunks__done=False).update(
         status="done", finished_at=timezone.now())
     return ResettleRun.objects.get(pk=run_id)
+
+
+def abandoned_resettle_runs(lease: dt.timedelta) -> list[int]:
+    """Runs a dead worker left unfinished: queued or running, no progress for `lease`, and no chunk held by
+    a worker (a worker holds its chunk's row for the chunk's whole transaction)."""
+    candidates = ResettleRun.objects.filter(status__in=("queued", "running"),
+                                            heartbeat_at__lt=timezone.now() - lease).values_list("pk", flat=True)
+    return [run_id for run_id in candidates if not _worked_on(run_id)]
+
+
+def _worked_on(run_id: int) -> bool:
+    """Does a worker hold the run (splitting it) or one of its chunks not done (settling it) right now?"""
+    with transaction.atomic():
+        if not ResettleRun.objects.select_for_update(skip_locked=True).filter(pk=run_id).exists():
+            return True
+        undone = ResettleChunk.objects.filter(run_id=run_id, done=False)
+        return undone.count() != len(undone.select_for_update(skip_locked=True).values_list("pk", flat=True))
 
 
 def fail_run(run_id: int, message: str) -> None:

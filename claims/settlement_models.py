@@ -5,6 +5,7 @@ Imported at the bottom of claims.models so Django registers them in the claims a
 """
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils import timezone
 
 from poverty_registry.models import Person, Region, User
 from poverty_registry.scoping import RegionScopedManager
@@ -81,6 +82,8 @@ class ResettleRun(models.Model):
 
     The persons are split into chunks (ResettleChunk) that workers take in parallel; each chunk commits
     with its results, so a crashed run continues with the chunks not done and never settles a person twice.
+    Each chunk refreshes `heartbeat_at`; beat's `resettle.recover` queues again a run left without progress
+    (claims.services.abandoned_resettle_runs).
     """
 
     STATUSES = {"queued": "排队中", "running": "结算中", "done": "已完成", "failed": "失败"}
@@ -100,6 +103,8 @@ class ResettleRun(models.Model):
     created_at = models.DateTimeField("发起时间", auto_now_add=True)
     started_at = models.DateTimeField("开始时间", null=True, blank=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    heartbeat_at = models.DateTimeField("最近进展", default=timezone.now,
+                                        help_text="租约：超时无进展且无人处理时由定时任务接续")
 
     region_field = "region__code"
     objects = RegionScopedManager()

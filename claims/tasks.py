@@ -1,6 +1,7 @@
 """Celery entry points of settlement: thin wrappers over claims.services."""
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from .audit import audit_context
 
@@ -21,6 +22,23 @@ def resettle_chunks_task(run_id: int) -> str:
     from .services import resettle_chunks
 
     return _guarded(run_id, resettle_chunks).status
+
+
+@shared_task(name="resettle.recover")
+def recover_resettle_runs() -> list[int]:
+    """Beat, every few minutes: queue again the batch re-settlements a dead worker left "running" (lease
+    expired, no chunk in progress); the run carries on with the chunks not done (resettle_year_task)."""
+    import datetime as dt
+
+    from .services import abandoned_resettle_runs
+    from .settlement_models import ResettleRun
+
+    abandoned = abandoned_resettle_runs(dt.timedelta(seconds=settings.RESETTLE_LEASE_SECONDS))
+    note = f"工作进程中断，{timezone.localtime():%m-%d %H:%M} 自动接续未完成的部分"
+    for run_id in abandoned:
+        ResettleRun.objects.filter(pk=run_id).update(message=note, heartbeat_at=timezone.now())
+        resettle_year_task.delay(run_id)
+    return abandoned
 
 
 @shared_task(name="audit.spread_journal", ignore_result=True)  # nobody waits for it: no result backend call

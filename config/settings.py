@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "claims.audit.AuditContextMiddleware",
     "axes.middleware.AxesMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -99,6 +100,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 CELERY_BEAT_SCHEDULE: dict = {}
 # Celery tasks sharing out the chunks of one batch re-settlement (one per core of the workers is right).
 RESETTLE_WORKERS = int(os.environ.get("RESETTLE_WORKERS", os.cpu_count() or 2))
+# A re-settlement with no chunk finished for this long and none in progress was left by a dead worker (or its
+# message was lost): beat's resettle.recover queues it again. Longer than a chunk's start-up on a busy queue.
+RESETTLE_LEASE_SECONDS = int(os.environ.get("RESETTLE_LEASE_SECONDS", "900"))
+CELERY_BEAT_SCHEDULE["resettle-recover"] = {"task": "resettle.recover", "schedule": 300.0}
 # Memory for each sort or hash of a bulk write's transaction (PostgreSQL work_mem, set for that transaction:
 # imports, re-settlement chunks, subsidy computations; importing.tune_bulk_transaction).
 BULK_WORK_MEM = os.environ.get("BULK_WORK_MEM", "256MB")
@@ -123,6 +128,10 @@ CELERY_BEAT_SCHEDULE["import-leases"] = {"task": "imports.expire_leases", "sched
 # Nightly cross-department matching (DOMAIN §8): inbox folder per source, schedule, link threshold.
 MATCHING_INBOX = Path(os.environ.get("MATCHING_INBOX", VAR_DIR / "inbox"))
 MATCHING_LINK_THRESHOLD = float(os.environ.get("MATCHING_LINK_THRESHOLD", "0.9"))
+# A running matching run with no progress for this long and no step in progress was left by a dead worker:
+# beat's matching.recover resumes it. Longer than the slowest step's start-up (the queue may be busy).
+MATCHING_LEASE_SECONDS = int(os.environ.get("MATCHING_LEASE_SECONDS", "900"))
+CELERY_BEAT_SCHEDULE["matching-recover"] = {"task": "matching.recover", "schedule": 300.0}
 CELERY_BEAT_SCHEDULE["nightly-matching"] = {
     "task": "matching.nightly",
     "schedule": crontab(hour=os.environ.get("MATCHING_HOUR", "2"), minute=os.environ.get("MATCHING_MINUTE", "30")),

@@ -240,16 +240,19 @@ def upload(kind_code: str, data: bytes, filename: str, user) -> ImportRun:
     """Keep the file, open an ImportRun and preview it (inline, or as a Celery task when large)."""
     kind = KINDS[kind_code]
     sha = digest(data)
-    ImportFile.objects.get_or_create(sha256=sha, defaults={"content": data, "size": len(data)})
     background = kind.estimate_rows(data, filename) > LARGE_IMPORT_ROWS
-    run = ImportRun.objects.create(kind=kind_code, file_name=filename[:255], file_id=sha, user=user,
-                                   region_id=user.region_id, background=background)
-    if background:
-        from .tasks import preview_import
+    # One transaction with the inline preview: a request that dies in the middle (its database connection
+    # dropped, the process killed) leaves no run "previewing" for ever, only nothing.
+    with transaction.atomic():
+        ImportFile.objects.get_or_create(sha256=sha, defaults={"content": data, "size": len(data)})
+        run = ImportRun.objects.create(kind=kind_code, file_name=filename[:255], file_id=sha, user=user,
+                                       region_id=user.region_id, background=background)
+        if background:
+            from .tasks import preview_import
 
-        transaction.on_commit(lambda: preview_import.delay(run.pk))
-        return run
-    return preview(run.pk)
+            transaction.on_commit(lambda: preview_import.delay(run.pk))
+            return run
+        return preview(run.pk)
 
 
 def _file_bytes(run: ImportRun) -> bytes:

@@ -318,6 +318,10 @@ class MatchingRun(models.Model):
     message = models.TextField("说明", blank=True)
     started_at = models.DateTimeField("开始时间", auto_now_add=True)
     finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+    heartbeat_at = models.DateTimeField("最近进展", default=timezone.now,
+                                        help_text="租约：超时无进展且无人处理时由定时任务接续")
+    task_id = models.CharField("发起任务", max_length=64, blank=True,
+                               help_text="开始本次比对的 Celery 任务；同一任务重复投递不再开始新的比对")
 
     region_field = ""
     objects = CityWideQuerySet.as_manager()

@@ -3,8 +3,10 @@
 The lock is a row: at most one MatchingRun is "running" (a partial unique index). Each step is idempotent
 and runs in one transaction holding the row it works on (the run for prepare, the shard for a county),
 so a crash rolls the step back, and starting again resumes the unfinished run: a step already done
-is skipped, a step in progress elsewhere is waited for, never done twice. Celery tasks (matching_tasks.py)
-and `manage.py run_matching` call the same functions.
+is skipped, a step in progress elsewhere is waited for, never done twice. Every step that ends refreshes
+the run's lease (`heartbeat_at`); a run whose lease expired with no step in progress was abandoned by a
+dead worker, and the beat task `matching.recover` resumes it (`abandoned_run`). Celery tasks
+(matching_tasks.py) and `manage.py run_matching` call the same functions.
 """
 from __future__ import annotations
 
@@ -36,8 +38,8 @@ def default_inbox() -> Path:
     return Path(settings.MATCHING_INBOX)
 
 
-def begin(inbox: Path | str | None = None, triggered_by: str = "", today: dt.date | None = None
-          ) -> tuple[MatchingRun, bool]:
+def begin(inbox: Path | str | None = None, triggered_by: str = "", today: dt.date | None = None,
+          task_id: str = "") -> tuple[MatchingRun, bool]:
     """Take the lock: a new run, or the unfinished run nobody is working on (resumed=True)."""
     with transaction.atomic():
         running = MatchingRun.objects.filter(status="running").first()
@@ -45,14 +47,28 @@ def begin(inbox: Path | str | None = None, triggered_by: str = "", today: dt.dat
             if _in_progress(running):
                 raise AlreadyRunning(running)
             log.warning("比对：第%s次比对未完成且无人处理，继续执行", running.pk)
+            _heartbeat(running.pk)
             return running, True
         try:
             with transaction.atomic():
                 run = MatchingRun.objects.create(run_date=today or timezone.localdate(),
-                                                 inbox=str(inbox or default_inbox()), triggered_by=triggered_by[:100])
+                                                 inbox=str(inbox or default_inbox()), triggered_by=triggered_by[:100],
+                                                 task_id=task_id[:64])
         except IntegrityError:  # another process took the lock between our look and our insert
             raise AlreadyRunning(MatchingRun.objects.filter(status="running").first()) from None
     return run, False
+
+
+def abandoned_run(lease: dt.timedelta) -> MatchingRun | None:
+    """The running run left by a dead worker: no progress for `lease` and no step holding its rows."""
+    run = MatchingRun.objects.filter(status="running", heartbeat_at__lt=timezone.now() - lease).first()
+    if run is None or _in_progress(run):
+        return None
+    return run
+
+
+def _heartbeat(run_id: int) -> None:
+    MatchingRun.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
 
 
 def _in_progress(run: MatchingRun) -> bool:
@@ -84,6 +100,7 @@ def prepare(run_id: int) -> MatchingRun:
         for county in shard_counties():
             MatchingShard.objects.get_or_create(run=run, county=county)
         run.phase = "prepared"
+        run.heartbeat_at = timezone.now()
         run.save()
     return run
 
@@ -126,6 +143,8 @@ def run_shard(run_id: int, county: str, worker: str = "") -> dict:
             shard.opened, shard.closed = result.opened, result.closed
         shard.finished_at, shard.done_by = timezone.now(), worker[:100]
         shard.save()
+    # After the shard's commit, not inside it: the run row is not held while other counties finish.
+    _heartbeat(run_id)
     return _shard_summary(shard)
 
 
@@ -156,7 +175,8 @@ def finish(run_id: int) -> MatchingRun:
         run.counts = totals
         run.status = "failed" if failed else "finished"
         run.phase = "finished"
-        run.message = "；".join(f"{s.county or '其他'}：{s.message}" for s in failed)
+        # A note already on the run (it was resumed after a dead worker) stays in the report.
+        run.message = "；".join([*filter(None, [run.message]), *(f"{s.county or '其他'}：{s.message}" for s in failed)])
         run.finished_at = timezone.now()
         run.save()
     return run

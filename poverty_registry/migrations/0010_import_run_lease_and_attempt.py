@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('poverty_registry', '0008_access_log'),
+        ('poverty_registry', '0009_matching_run_lease_and_task_id'),
     ]
 
     operations = [
