@@ -104,13 +104,14 @@ def flag_day(day: dt.date, limit: int | None = None) -> list[AccessFlag]:
     (recomputed: idempotent; a day recomputed after more views updates its counts)."""
     limit = daily_limit() if limit is None else limit
     start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-    totals = (AccessRecord.objects.filter(at__gte=start, at__lt=start + dt.timedelta(days=1), full_ids__gt=0)
+    end = start + dt.timedelta(days=1)
+    totals = (AccessRecord.objects.filter(at__gte=start, at__lt=end, full_ids__gt=0)
               .values("username").annotate(full=Sum("full_ids"), views=Count("id"))
               .filter(full__gt=limit).order_by("username"))
     flagged = []
     with transaction.atomic():
         for row in totals:
-            last = (AccessRecord.objects.filter(username=row["username"], at__gte=start)
+            last = (AccessRecord.objects.filter(username=row["username"], at__gte=start, at__lt=end)
                     .order_by("-id").values("user_id", "region_code").first())
             flag, _ = AccessFlag.objects.update_or_create(
                 day=day, username=row["username"],

@@ -17,12 +17,14 @@ from tests.reliability.audit_check import assert_audit_verifies
 
 CASES = {}
 EXPECTED = {}  # task → {table: [columns a second run rightly refreshes]}
+OUTSIDE = {}  # task → what it writes outside the database (tmp_path → state), compared the same way
 
 
-def case(name: str, expected: dict[str, list[str]] | None = None):
+def case(name: str, expected: dict[str, list[str]] | None = None, outside=None):
     """Register the set-up of a task's duplicate delivery: returns (args, kwargs) of the message."""
     def register(setup):
         CASES[name], EXPECTED[name] = setup, expected or {}
+        OUTSIDE[name] = outside or (lambda tmp_path: None)
         return setup
     return register
 
@@ -200,6 +202,44 @@ def _screen_persons(**_):
     return (_claims_to_screen(), 2024), {}
 
 
+@case("imports.expire_leases")
+def _expire_leases(clerk_a, **_):
+    from django.utils import timezone
+
+    from poverty_registry.models import ImportRun
+
+    run = _ledger_run(clerk_a, "importing")
+    ImportRun.objects.filter(pk=run.pk).update(lease_until=timezone.now() - dt.timedelta(minutes=5))
+    return (), {}
+
+
+def _anchor_lines(tmp_path):
+    return (tmp_path / "anchors.jsonl").read_text()
+
+
+@case("audit.anchor", outside=_anchor_lines)
+def _anchor(settings, tmp_path, **_):
+    from tests.conftest import make_person
+
+    settings.AUDIT_ANCHOR_FILE = tmp_path / "anchors.jsonl"
+    make_person(VILLAGE_A, seq=905, name="锚点样本")  # the head moves: the first delivery anchors it
+    return (), {}
+
+
+@case("access_log.flag_yesterday", expected={"poverty_registry_accessflag": ["computed_at"]})
+def _flag_yesterday(clerk_a, settings, **_):
+    from django.utils import timezone
+
+    from poverty_registry.models import AccessRecord
+
+    settings.ACCESS_FULL_ID_DAILY_LIMIT = 10
+    yesterday = timezone.now() - dt.timedelta(days=1)
+    AccessRecord.objects.bulk_create(
+        AccessRecord(at=yesterday, user_id=clerk_a.pk, username=clerk_a.username, region_code=clerk_a.region_id,
+                     kind="full_id_list", rows=50, full_ids=50) for _ in range(2))
+    return (), {}
+
+
 # --- the test -----------------------------------------------------------------------------------------------
 
 @pytest.mark.django_db(transaction=True)
@@ -213,10 +253,11 @@ def test_duplicate_delivery_changes_nothing(name, eager, regions, policies, cler
     task, task_id = app.tasks[name], str(uuid.uuid4())
     first = task.apply(args, kwargs, task_id=task_id)
     assert first.successful(), first.traceback
-    state = database_state(EXPECTED[name])
+    state, outside = database_state(EXPECTED[name]), OUTSIDE[name](tmp_path)
     second = task.apply(args, kwargs, task_id=task_id)
     assert second.successful(), second.traceback
     assert changed_tables(state, database_state(EXPECTED[name])) == []
+    assert OUTSIDE[name](tmp_path) == outside
     assert_audit_verifies()
 
 

@@ -40,14 +40,14 @@ def _post_ledger(client):
 def test_connection_terminated_mid_preview(clerk_a, monkeypatch):
     client = Client(raise_request_exception=False)
     client.force_login(clerk_a)
-    record = importing._record
+    record = importing._recorded
 
     def terminated_then_record(*args, **kwargs):
         _terminate_own_backend()  # the preview has run; the run's state is about to be written
         return record(*args, **kwargs)
 
     with monkeypatch.context() as patched:
-        patched.setattr(importing, "_record", terminated_then_record)
+        patched.setattr(importing, "_recorded", terminated_then_record)
         response = _post_ledger(client)
     assert response.status_code == 503
     page = response.content.decode()
