@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SERVICES := $(PY) -m config.services exec --
 
-.PHONY: install run test bench lint browser clean-var
+.PHONY: install run test bench lint browser backup restore clean-var
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ test: install browser
 
 bench: install
 	$(SERVICES) $(PY) -m tests.bench $(BENCH_ARGS)
+
+# The configured database (DATABASE_URL, else the embedded one of `make run`) and MEDIA_ROOT, into one file
+# var/backups/<db>-<date-time>.tar (README "Backups"); restore only into an empty database.
+backup: install
+	$(SERVICES) $(PY) manage.py backup
+
+restore: install
+	@test -n "$(FILE)" || { echo "用法: make restore FILE=var/backups/….tar"; exit 2; }
+	$(SERVICES) $(PY) manage.py restore "$(FILE)"
 
 lint: install
 	$(PY) -m ruff check .

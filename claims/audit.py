@@ -20,10 +20,11 @@ from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
+from poverty_registry import locks
+
 logger = logging.getLogger(__name__)
 
 AUDIT_TABLE = "claims_auditrecord"
-CHAIN_LOCK_KEY = 7303  # pg_advisory_xact_lock key serialising the chain (DOMAIN §7.3)
 
 # Many-to-many tables that carry user permissions: audited with their owners.
 PERMISSION_TABLES = (
@@ -220,7 +221,7 @@ BEGIN
   -- functions draw from the sequences, under the lock: the statement's ids are drawn as one block. One
   -- INSERT … SELECT hashes every record and chains them in id order (a window over the aggregate).
   -- Journal and records share the lock: one lock order, no deadlock between them.
-  PERFORM pg_advisory_xact_lock(7303);
+  TAKE_CHAIN_LOCK;
   IF n > coalesce(nullif(current_setting('audit.direct_rows', true), '')::bigint, DIRECT_ROWS) THEN
     entries := (n + ENTRY_ROWS - 1) / ENTRY_ROWS;
     SELECT * INTO first_id, prev FROM audit_draw_block('claims_auditjournal', entries);
@@ -273,7 +274,7 @@ DECLARE
   total bigint := 0;
   prev bytea;
 BEGIN
-  PERFORM pg_advisory_xact_lock(7303);
+  TAKE_CHAIN_LOCK;
   SELECT coalesce(max(journal_id), 0) INTO done FROM claims_auditrecord WHERE journal_id IS NOT NULL;
   FOR j IN SELECT * FROM claims_auditjournal WHERE id > done ORDER BY id LIMIT max_entries LOOP
     SELECT * INTO first_id, prev FROM audit_draw_block('claims_auditrecord', j.rows);
@@ -296,7 +297,7 @@ END
 $fn$;
 """.replace("TRIGGER_ROW_HASH", TRIGGER_ROW_HASH).replace("AT_TEXT_NOW", AT_TEXT_SQL.format("now()")).replace(
     "TRIGGER_JOURNAL_HASH", TRIGGER_JOURNAL_HASH).replace("SPREAD_ROW_HASH", SPREAD_ROW_HASH).replace(
-    "ENTRY_ROWS", str(JOURNAL_ENTRY_ROWS))
+    "ENTRY_ROWS", str(JOURNAL_ENTRY_ROWS)).replace("TAKE_CHAIN_LOCK", locks.plpgsql_xact_lock(locks.AUDIT_CHAIN))
 
 APPEND_ONLY_SQL = r"""
 CREATE OR REPLACE FUNCTION audit_forbid_change() RETURNS trigger LANGUAGE plpgsql AS $$

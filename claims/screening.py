@@ -21,10 +21,9 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from .rules import INPATIENT, PENALTY, RULES, default_severity, rule_query, validate_params
+from poverty_registry import locks
 
-LOCK_YEAR = 7306  # pg advisory lock (key, year): the nightly run excludes person runs of the same year
-LOCK_PERSON = 7307  # (key, hashtext(id_number)): two runs for one person do not interleave
+from .rules import INPATIENT, PENALTY, RULES, default_severity, rule_query, validate_params
 
 UPSERT_SQL = """
 INSERT INTO claims_screeninghit (claim_id, rule, severity, evidence, year, region_id, status, found_at,
@@ -151,7 +150,7 @@ def screen_year(year: int, codes: Iterable[str] | None = None) -> dict[str, int]
     for code in codes or RULES:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL work_mem = '256MB'")
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_YEAR, year])
+            locks.xact_lock(locks.SCREENING_YEAR, year)
             counts.update(_run_rules(cursor, [code], year, None, now))
     with connection.cursor() as cursor:  # fresh statistics, so that person runs plan on the new hits
         cursor.execute("ANALYZE claims_screeninghit")
@@ -165,8 +164,9 @@ def screen_persons(id_numbers: Iterable[str], year: int, codes: Iterable[str] | 
     if not persons:
         return {}
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s), count(pg_advisory_xact_lock(%s, hashtext(x))) "
-                       "FROM unnest(%s::text[]) x", [LOCK_YEAR, year, LOCK_PERSON, persons])
+        locks.xact_lock(locks.SCREENING_YEAR, year, shared=True)
+        locks.xact_lock_each(locks.SCREENING_PERSON, "SELECT DISTINCT hashtext(x) AS k FROM unnest(%s::text[]) x",
+                             [persons])
         return _run_rules(cursor, list(codes or RULES), year, persons, timezone.now())
 
 

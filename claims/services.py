@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from poverty_registry import locks
 from poverty_registry.importing import copy_rows, tune_bulk_transaction
 
 from .models import Claim, PolicySet
@@ -45,8 +46,6 @@ REASON_LATE_CLAIM = "迟到单据重算"
 REASON_CORRECTION = "单据更正重算"
 REASON_POLICY = "政策调整重算"
 
-LOCK_SPACE_BUCKET = 6301  # advisory lock (space, year × LOCK_BUCKETS + bucket): see "locking" below
-LOCK_SPACE_PERSON = 6302  # advisory lock (space, hash of id_number|year): one person-year at a time
 FEW_KEYS = 200  # up to this many person-years lock one by one; more lock their buckets exclusively
 
 TIER_COLUMNS = ("basic", "critical", "assistance", "hospital_waiver", "special_insurance", "backstop")
@@ -239,28 +238,21 @@ BUCKET_SQL = "(hashtext({}) & (%s - 1))"
 
 
 def _lock_buckets(year: int, buckets: Iterable[int], *, shared: bool) -> None:
-    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s, %s * %s + b) FROM unnest(%s::int[]) AS b ORDER BY b",
-                       [LOCK_SPACE_BUCKET, year, LOCK_BUCKETS, sorted(set(buckets))])
+    locks.xact_lock_each(locks.SETTLEMENT_BUCKET, "SELECT %s * %s + b AS k FROM unnest(%s::int[]) AS b",
+                         [year, LOCK_BUCKETS, sorted(set(buckets))], shared=shared)
 
 
 def _lock(keys: Sequence[Key]) -> None:
     """Two settlements of one person-year never interleave (they would both write version n+1)."""
-    function = "pg_advisory_xact_lock_shared" if len(keys) <= FEW_KEYS else "pg_advisory_xact_lock"
-    with connection.cursor() as cursor:
-        # the keys' buckets, hashed by PostgreSQL like the chunks, locked in one statement in sorted order
-        cursor.execute(
-            f"SELECT {function}(%s, k) FROM (SELECT DISTINCT y * %s + {BUCKET_SQL.format('n')} AS k "
-            "FROM unnest(%s::text[], %s::int[]) AS u(n, y)) b ORDER BY k",
-            [LOCK_SPACE_BUCKET, LOCK_BUCKETS, LOCK_BUCKETS, [k[0] for k in keys], [k[1] for k in keys]])
+    # the keys' buckets, hashed by PostgreSQL like the chunks, locked in one statement in sorted order
+    locks.xact_lock_each(
+        locks.SETTLEMENT_BUCKET,
+        f"SELECT DISTINCT y * %s + {BUCKET_SQL.format('n')} AS k FROM unnest(%s::text[], %s::int[]) AS u(n, y)",
+        [LOCK_BUCKETS, LOCK_BUCKETS, [k[0] for k in keys], [k[1] for k in keys]], shared=len(keys) <= FEW_KEYS)
     if len(keys) > FEW_KEYS:
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashtext(k)) FROM unnest(%s::text[]) AS k ORDER BY k",
-            [LOCK_SPACE_PERSON, [f"{number}|{year}" for number, year in keys]],
-        )
+    locks.xact_lock_each(locks.SETTLEMENT_PERSON_YEAR, "SELECT DISTINCT hashtext(k) AS k FROM unnest(%s::text[]) AS k",
+                         [[f"{number}|{year}" for number, year in keys]])
 
 
 # ---------------------------------------------------------------- loading

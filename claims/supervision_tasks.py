@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import connection
 from django.utils import timezone
+
+from poverty_registry import locks
 
 from .audit import audit_context
 from .screening import screen_persons, screen_year
 
 log = logging.getLogger(__name__)
-NIGHTLY_LOCK = 7308  # pg_try_advisory_lock: one nightly run at a time, however often beat fires
 LATE_CLAIMS_MONTHS = 3  # claims of last year still arrive in the first months: screen that year too
 
 
@@ -22,17 +22,14 @@ def screen_nightly(year: int | None = None) -> dict:
     upserts the same hits, so a redelivered task does no harm."""
     today = timezone.localdate()
     years = [year] if year else ([today.year - 1, today.year] if today.month <= LATE_CLAIMS_MONTHS else [today.year])
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [NIGHTLY_LOCK])
-        if not cursor.fetchone()[0]:
-            log.warning("nightly screening already running; skipped")
-            return {}
+    if not locks.try_lock(locks.SCREENING_NIGHTLY):
+        log.warning("nightly screening already running; skipped")
+        return {}
     try:
         with audit_context(source="screen_nightly"):
             results = {str(y): screen_year(y) for y in years}
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [NIGHTLY_LOCK])
+        locks.unlock(locks.SCREENING_NIGHTLY)
     log.info("nightly screening: %s", results)
     return results
 

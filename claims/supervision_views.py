@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from poverty_registry import access_log
 from poverty_registry.admin_base import audit_url, shown_id_number
 from poverty_registry.models import Region
+from poverty_registry.redirects import safe_next
 from poverty_registry.tabular import neutralise_formula
 
 from . import cases as case_service
@@ -280,7 +281,7 @@ def case_from_hits(request):
                                                 request.POST.get("description", ""))
     except case_service.CaseError as exc:
         messages.error(request, str(exc))
-        return redirect(request.POST.get("back") or "supervision:hits")
+        return redirect(safe_next(request, request.POST.get("back"), "supervision:hits"))
     messages.success(request, f"已立案：{case.number}")
     return redirect("supervision:case", case.pk)
 

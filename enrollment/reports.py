@@ -14,13 +14,12 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
+from poverty_registry import locks
 from poverty_registry.models import Region
 
 from .models import SubsidyLine, SubsidyReport, SubsidyReportLine
 from .policy import CATEGORY_RANK
 from .subsidies import scope_pattern
-
-SERIAL_LOCK_KEY = 7306
 
 LINE_TEXT = ("{t}.id_number || '|' || {year} || '|' || {t}.category || '|' || {t}.premium::text || '|' || "
              "{t}.subsidy::text || '|' || {t}.fund || '|' || {t}.{region} || '|' || {t}.policy_id || ':' || {version}")
@@ -160,7 +159,7 @@ def next_serial(year: int, region_code: str) -> str:
 def issue_report(year: int, region_code: str, user) -> SubsidyReport:
     """Freeze the year's lines in the region as a report with a serial number and checksum."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SERIAL_LOCK_KEY, year])
+        locks.xact_lock(locks.SUBSIDY_REPORT_SERIAL, year)
         report = SubsidyReport.objects.create(serial_no=next_serial(year, region_code), year=year,
                                               region_id=region_code, issued_by=user, persons=0,
                                               total_subsidy=0, checksum="")

@@ -22,13 +22,12 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from poverty_registry import locks
 from poverty_registry.importing import tune_bulk_transaction
 from poverty_registry.vocab import CATEGORIES
 
 from .models import SubsidyLine, SubsidyPolicy, SubsidyRun
 from .policy import CATEGORY_RANK
-
-LOCK_KEY = 7305  # pg_advisory_xact_lock(LOCK_KEY, year): one computation of a year at a time
 
 
 class NoPolicy(ValueError):
@@ -175,7 +174,7 @@ def compute_subsidies(year: int, *, user=None, scope_code: str | None = None) ->
     params = {"year": year, "scope": scope_pattern(scope_code), "now": timezone.now()}
     with transaction.atomic(), connection.cursor() as cursor:
         tune_bulk_transaction()
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_KEY, year])
+        locks.xact_lock(locks.SUBSIDY_YEAR, year)
         run = SubsidyRun.objects.create(year=year, scope_id=scope_code or None, user=user)
         params["run"] = run.pk
         cursor.execute(PREPARE_SQL)

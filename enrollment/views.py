@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from poverty_registry import access_log
 from poverty_registry.models import Person, Region
+from poverty_registry.redirects import safe_next
 from poverty_registry.scoping import region_scope
 from poverty_registry.vocab import CATEGORIES
 
@@ -189,5 +190,4 @@ def chase_status(request, person_id):
         messages.error(request, "；".join(exc.messages))
     else:
         messages.success(request, f"已更新 {person.name} 的跟进状态")
-    back = request.POST.get("next") or ""
-    return redirect(back if back.startswith("/enrollment/") else f"{reverse('enrollment:chase')}?year={year}")
+    return redirect(safe_next(request, request.POST.get("next"), f"{reverse('enrollment:chase')}?year={year}"))

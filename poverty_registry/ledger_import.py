@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from . import importing
+from . import importing, locks
 from .ledger_file import (
     LedgerParse,
     parse_ledger,
@@ -31,10 +31,6 @@ from .tabular import RowError
 
 logger = logging.getLogger(__name__)
 PARSE_CACHE_SECONDS = 3600
-# Advisory lock (VILLAGE_LOCK_SPACE, hashtext(village code)), held by a ledger confirm to its commit for every
-# village it touches: two confirms over the same households run one after the other, the second counting what
-# the first wrote. Keys are taken in key order (no deadlock between two confirms).
-VILLAGE_LOCK_SPACE = 6501
 ANALYZE_AFTER_ROWS = 1000  # a file this large can change the ledger's statistics
 STAGE_COLUMNS = ("excel_row", "household_no", "name", "id_number", "sex", "birth_date", "relation", "is_head",
                  "village_code", "status", "phone", "categories")
@@ -291,8 +287,7 @@ def lock_villages(cursor) -> None:
         missing = {key for (key,) in cursor.fetchall()} - held
         if not missing:
             return
-        cursor.execute("SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k",
-                       [VILLAGE_LOCK_SPACE, sorted(missing)])
+        locks.xact_lock_each(locks.LEDGER_VILLAGE, "SELECT unnest(%s::int[]) AS k", [sorted(missing)])
         held |= missing
 
 

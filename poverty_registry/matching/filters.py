@@ -4,6 +4,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 
+from ..filters import within_region
 from ..idnumber import IdNumberError, normalize_id_number
 from ..models import MatchingItem
 from .vocab import DIFFERENCES, ITEM_STATUSES, OPEN_STATUSES, SOURCES
@@ -33,7 +34,7 @@ class MatchingItemFilterSet(django_filters.FilterSet):
         return queryset if value == "all" else queryset.filter(status=value)
 
     def filter_region(self, queryset, name, value):
-        return queryset.filter(region_id__startswith=value.strip()) if value.strip() else queryset
+        return within_region(queryset, MatchingItem.region_field, value.strip())
 
     def filter_search(self, queryset, name, value):
         term = value.strip()

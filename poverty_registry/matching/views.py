@@ -21,6 +21,7 @@ from claims.models import AuditRecord
 from .. import access_log
 from ..admin_base import shown_id_number
 from ..models import MatchingItem, MatchingRun, MatchingRunCount, MatchLink, Region
+from ..redirects import safe_next
 from ..tabular import neutralise_formula
 from . import services
 from .filters import MatchingItemFilterSet
@@ -169,5 +170,4 @@ def decide_link(request, pk):
         messages.error(request, str(exc))
     else:
         messages.success(request, "已确认为同一人" if decision == "confirm" else "已否决")
-    return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/matching/")
-                    else "matching:links")
+    return redirect(safe_next(request, request.POST.get("next"), "matching:links"))

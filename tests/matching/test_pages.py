@@ -48,6 +48,12 @@ def test_queue_filters_and_search(client, planted, clerk_a):
     found = client.get(reverse("matching:queue"), {"q": planted.persons["renamed"].id_number}).context["page"]
     assert [i.code for i in found] == ["M06"]
     assert [i.code for i in client.get(reverse("matching:queue"), {"q": "外来"}).context["page"]] == ["M02"]
+    everything = client.get(reverse("matching:queue"), {"state": "all"}).context["page"]
+    village = everything[0].region_id
+    in_village = client.get(reverse("matching:queue"), {"state": "all", "region": village}).context["page"]
+    assert len(in_village) and {i.region_id for i in in_village} == {village}
+    assert len(in_village) == sum(i.region_id == village for i in everything)
+    assert not client.get(reverse("matching:queue"), {"region": "999"}).context["page"].object_list
 
 
 def test_export_is_scoped_and_masked(client, planted, clerk_b):

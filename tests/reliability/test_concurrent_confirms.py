@@ -12,7 +12,7 @@ from django.db import connection
 
 from claims.audit import verify_chain
 from poverty_registry import importing
-from poverty_registry.ledger_import import VILLAGE_LOCK_SPACE
+from poverty_registry.locks import LEDGER_VILLAGE
 from poverty_registry.models import ImportRun, Person
 from tests import conftest
 from tests.conftest import VILLAGE_A, make_person
@@ -102,7 +102,7 @@ def test_the_second_confirm_over_the_same_households_is_refused_and_overwrites_n
     second_team = "乙" if first_team == "甲" else "甲"
     first, second, waited = confirm_both_at_once(runs[first_team], runs[second_team])
 
-    assert f"advisory:{VILLAGE_LOCK_SPACE}" in waited  # the second waited for the village, before counting
+    assert f"advisory:{LEDGER_VILLAGE}" in waited  # the second waited for the village, before counting
     assert first.status == "imported" and first.result_counts == first.preview_counts
     assert second.status == "stale" and second.message == "台账已被他人修改，请重新预览"
     assert second.result_counts == {}
@@ -124,7 +124,7 @@ def test_a_second_confirm_in_the_same_village_waits_and_applies_with_its_true_co
     first_team = order[0]
     first, second, waited = confirm_both_at_once(runs[first_team], runs["乙" if first_team == "甲" else "甲"])
 
-    assert f"advisory:{VILLAGE_LOCK_SPACE}" in waited
+    assert f"advisory:{LEDGER_VILLAGE}" in waited
     for run in (first, second):
         assert run.status == "imported" and run.result_counts == run.preview_counts, (run.message, run.errors)
         assert run.result_counts["persons_created"] == 2 and run.result_counts["persons_unchanged"] == 1

@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from claims.audit import verify_chain
-from poverty_registry import import_leases, importing
+from poverty_registry import import_leases, importing, locks
 from poverty_registry.models import Household, ImportRun, Person
 from tests import conftest
 from tests.conftest import VILLAGE_A, make_person
@@ -69,7 +69,8 @@ def worker_waiting_in_its_upsert(watch) -> bool:
 
 def ledger_backends(watch) -> int:
     """Backends still holding a ledger village lock (the killed worker's, until PostgreSQL ends it)."""
-    watch.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 6501")
+    watch.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s",
+                  [locks.LEDGER_VILLAGE])
     return watch.fetchone()[0]
 
 
