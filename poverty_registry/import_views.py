@@ -11,10 +11,9 @@ from django.views.decorators.http import require_POST
 
 from . import importing
 from .models import ImportRun
-from .tabular import TableFormatError
+from .tabular import MB, TableFormatError, limits
 
 ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".csv")
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RUNNING = {"previewing", "importing"}
 
@@ -58,8 +57,8 @@ def _upload_problem(upload) -> str | None:
         return "请选择要上传的文件"
     if not upload.name.lower().endswith(ACCEPTED_SUFFIXES):
         return "只能上传 .xlsx、.xls 或 .csv 文件"
-    if upload.size > MAX_UPLOAD_BYTES:
-        return "文件超过 50MB，请拆分后上传"
+    if upload.size > limits().file_bytes:
+        return f"文件超过 {limits().file_bytes // MB} MB 的上限，请拆分后上传"
     if upload.size == 0:
         return "文件是空的"
     return None
@@ -77,6 +76,7 @@ def detail(request, pk: int):
         "errors": run.errors[:200], "running": run.status in RUNNING,
         "progress": importing.progress_of(run),
         "may_confirm": run.status == "previewed" and request.user == run.user,
+        "cell_chars": limits().cell_chars,
     })
 
 
