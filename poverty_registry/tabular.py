@@ -243,7 +243,8 @@ def _check_size(rows: int, columns: int, limit: Limits) -> None:
 def _bad_cells(rows: list[list[Cell]], cell_chars: int) -> dict[int, dict[int, str]]:
     """Cells with control characters or longer than `cell_chars`. One pass over all text in C (a join, a
     search, a max) finds whether there are any; only a file that has some is looked at cell by cell."""
-    texts = [cell for row in rows for cell in row if type(cell) is str or type(cell) is TruncatedNumber]
+    # Numbers' texts (TruncatedNumber) are digits, a few hundred at most: not looked at.
+    texts = [cell for cell in itertools.chain.from_iterable(rows) if type(cell) is str]  # ~0.1 s a 100k rows
     if not texts or (not _CONTROL_RE.search("\n".join(texts)) and max(map(len, texts)) <= cell_chars):
         return {}
     found: dict[int, dict[int, str]] = {}
