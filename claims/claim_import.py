@@ -23,7 +23,14 @@ from poverty_registry.idnumber import IdNumberError, parse_id_number
 from poverty_registry.importing import ImportKind, ImportOutcome, RowError
 from poverty_registry.models import Region
 from poverty_registry.scoping import region_scope
-from poverty_registry.tabular import find_header, iter_data_rows, neutralise_formula, parse_date, read_table
+from poverty_registry.tabular import (
+    cell_errors,
+    find_header,
+    iter_data_rows,
+    parse_date,
+    read_table,
+    sheet_text,
+)
 
 from .screening import screen_on_commit
 from .services import REASON_LATE_CLAIM, settle_person_years
@@ -163,9 +170,12 @@ class ClaimImport(ImportKind):
         table, header = _read(data, filename)
         checker = _Checker(header.labels, timezone.localdate())
         rows, rows_read = [], 0
+        bad = cell_errors(table, header)
         progress(15, "检查数据")
         for number, cells in iter_data_rows(table, header):
             rows_read += 1
+            if number in bad:  # a cell the reader found unusable (a control character, too long): rejected
+                checker.errors[number].extend(bad[number])
             row = checker.check(number, cells, header.columns)
             if row is not None:
                 rows.append(row)
@@ -188,9 +198,9 @@ class ClaimImport(ImportKind):
             messages[error.row].append(f"{error.column}：{error.message}")
         book = openpyxl.Workbook(write_only=True)
         sheet = book.create_sheet("结算单")
-        sheet.append([*table.rows[header.row_index], "错误说明"])
+        sheet.append([*map(sheet_text, table.rows[header.row_index]), "错误说明"])
         for row in sorted(messages):
-            cells = [neutralise_formula(c) if isinstance(c, str) else c for c in table.row(row)]
+            cells = [sheet_text(c) for c in table.row(row)]
             sheet.append([*cells, "；".join(messages[row])])
         return _save(book)
 

@@ -88,7 +88,10 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, con
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Timeouts: a Redis that is away fails a cache call within seconds (progress and parse caches are best
+# effort), it does not hang a request.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                      "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 5}}}
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
@@ -110,6 +113,18 @@ BULK_WORK_MEM = os.environ.get("BULK_WORK_MEM", "256MB")
 # A statement changing more rows than this is recorded in the audit journal and spread into indexed records
 # after its commit (claims.audit); fewer are recorded directly. The periodic run catches up on any left.
 AUDIT_DIRECT_ROWS = int(os.environ.get("AUDIT_DIRECT_ROWS", "5000"))
+# Limits on uploaded tables (poverty_registry.tabular), checked before any parse in every path (web, worker,
+# command): the upload's size; each zip member's uncompressed size and compression ratio (zip bombs); rows of
+# data, columns, and characters a cell (a longer cell is a row error).
+IMPORT_MAX_FILE_MB = int(os.environ.get("IMPORT_MAX_FILE_MB", "50"))
+IMPORT_MAX_MEMBER_MB = int(os.environ.get("IMPORT_MAX_MEMBER_MB", "200"))
+IMPORT_MAX_COMPRESSION_RATIO = int(os.environ.get("IMPORT_MAX_COMPRESSION_RATIO", "100"))
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "300000"))
+IMPORT_MAX_COLUMNS = int(os.environ.get("IMPORT_MAX_COLUMNS", "200"))
+IMPORT_MAX_CELL_CHARS = int(os.environ.get("IMPORT_MAX_CELL_CHARS", "1000"))
+# An upload whose table text (uncompressed sheets, or CSV bytes) passes this is previewed on a Celery worker
+# even if its rows look few: the work done inside a web request stays bounded whatever the file claims.
+IMPORT_INLINE_MAX_MB = int(os.environ.get("IMPORT_INLINE_MAX_MB", "16"))
 CELERY_BEAT_SCHEDULE["audit-spread-journal"] = {"task": "audit.spread_journal", "schedule": 60.0}
 # Audit anchors (claims.audit_anchor): every hour the heads of both audit chains, signed with a key the database
 # never holds, are appended to a file the database cannot reach. Without a key, DEBUG derives one from SECRET_KEY;

@@ -22,12 +22,13 @@ from poverty_registry.models import Region
 from poverty_registry.regions import RegionCodeError, canonical_code
 from poverty_registry.scoping import region_scope
 from poverty_registry.tabular import (
+    cell_errors,
     find_header,
     gc_paused,
     iter_data_rows,
-    neutralise_formula,
     parse_date,
     read_table,
+    sheet_text,
 )
 
 from .models import ENROLMENT_STATUSES
@@ -97,6 +98,14 @@ class EnrolmentRows:
         self.known_values: tuple[dict, dict, dict, dict] = ({}, {}, {"": None, None: None}, {})
         self.today = dt.date.today()
         self.today_digits = self.today.strftime("%Y%m%d")
+
+    def reject_bad_cells(self, rows: list, bad: dict[int, list[RowError]]) -> None:
+        """Rows with a cell the reader found unusable (a control character, too long) start with its error, so
+        no check accepts them."""
+        if bad:
+            for row, _cells in rows:
+                if row in bad:
+                    self.errors[row].extend(bad[row])
 
     def error(self, row: int, column: str, message: str) -> None:
         self.errors[row].append(RowError(row, self.labels.get(column, COLUMNS[column]), message))
@@ -265,6 +274,7 @@ class EnrolmentImport(ImportKind):
             raise ValueError(f"缺少必需的列：{'、'.join(missing)}")
         rows = list(iter_data_rows(table, header))
         checked = EnrolmentRows(user, header.labels)
+        checked.reject_bad_cells(rows, cell_errors(table, header))
         doubtful = checked.repeated_keys(rows, header.columns)
 
         def check_and_write() -> ImportOutcome:
@@ -289,9 +299,9 @@ class EnrolmentImport(ImportKind):
             messages[error.row].append(f"{error.column}：{error.message}")
         book = openpyxl.Workbook(write_only=True)
         sheet = book.create_sheet("参保名单")
-        sheet.append([*table.rows[header.row_index], "错误说明"])
+        sheet.append([*map(sheet_text, table.rows[header.row_index]), "错误说明"])
         for row in sorted(messages):
-            cells = [neutralise_formula(c) if isinstance(c, str) else c for c in table.row(row)]
+            cells = [sheet_text(c) for c in table.row(row)]
             sheet.append([*cells, "；".join(messages[row])])
         out = io.BytesIO()
         book.save(out)

@@ -13,10 +13,9 @@ from . import importing
 from .access_log import may_see_full_id, record_export
 from .models import ImportRun
 from .scoping import region_scope
-from .tabular import TableFormatError
+from .tabular import MB, TableFormatError, limits
 
 ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".csv")
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RUNNING = set(ImportRun.RUNNING)
 
@@ -61,8 +60,8 @@ def _upload_problem(upload) -> str | None:
         return "请选择要上传的文件"
     if not upload.name.lower().endswith(ACCEPTED_SUFFIXES):
         return "只能上传 .xlsx、.xls 或 .csv 文件"
-    if upload.size > MAX_UPLOAD_BYTES:
-        return "文件超过 50MB，请拆分后上传"
+    if upload.size > limits().file_bytes:
+        return f"文件超过 {limits().file_bytes // MB} MB 的上限，请拆分后上传"
     if upload.size == 0:
         return "文件是空的"
     return None
@@ -83,6 +82,7 @@ def detail(request, pk: int):
         "may_take_error_file": may_take_error_file(request.user, run),
         "may_retry": run.status in importing.RETRYABLE and request.user == run.user,
         "may_retry_confirm": run.status == "interrupted" and run.previewed_at is not None,
+        "cell_chars": limits().cell_chars,
     })
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,12 +22,16 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 from django.utils import timezone
 
+from .background import BACKGROUND_UNAVAILABLE, BackgroundUnavailable, broker_available, enqueue
 from .models import ImportFile, ImportRun
 from .scoping import SERVER_COMMAND
-from .tabular import RowError, gc_paused
+from .tabular import MB, RowError, UploadFacts, check_upload, gc_paused
 
+logger = logging.getLogger(__name__)
 LARGE_IMPORT_ROWS = 20_000  # above this, preview and confirm run as Celery tasks with a progress bar
 KEPT_ERRORS = 1000
+UNEXPECTED_FAILURE = ("导入时发生意外错误，本次导入未写入任何数据。请检查文件后重新上传，"
+                      "或联系管理员（导入编号 {run_id}）")
 
 Progress = Callable[[int, str], None]
 
@@ -59,11 +64,6 @@ class ImportKind:
     def run(self, data: bytes, filename: str, user, *, dry_run: bool, progress: Progress) -> ImportOutcome:
         """Check and (unless dry_run) write the file in ONE transaction; must roll back on dry_run."""
         raise NotImplementedError
-
-    def estimate_rows(self, data: bytes, filename: str) -> int:
-        from .tabular import read_table
-
-        return max(0, len(read_table(data, filename).rows) - 1)
 
     def error_workbook(self, data: bytes, filename: str, errors: list[RowError]) -> bytes | None:
         return None
@@ -224,23 +224,43 @@ def progress_key(run_id: int) -> str:
 
 
 def progress_reporter(run_id: int | None) -> Progress:
+    """Best effort: a cache that fails once is not asked again by this import, which goes on without it."""
+    failed = run_id is None
+
     def report(percent: int, stage: str) -> None:
-        if run_id is not None:
+        nonlocal failed
+        if failed:
+            return
+        try:
             cache.set(progress_key(run_id), {"percent": int(percent), "stage": stage}, 24 * 3600)
+        except Exception:  # noqa: BLE001 — progress is for the eye; the import does not depend on it
+            failed = True
+            logger.warning("导入 %s 的进度未能写入缓存", run_id, exc_info=True)
     return report
 
 
 def progress_of(run: ImportRun) -> dict:
-    return cache.get(progress_key(run.pk)) or {"percent": 0, "stage": run.get_status_display()}
+    try:
+        progress = cache.get(progress_key(run.pk))
+    except Exception:  # noqa: BLE001 — without the cache, the run's status is all there is to show
+        logger.warning("导入 %s 的进度未能从缓存读取", run.pk, exc_info=True)
+        progress = None
+    return progress or {"percent": 100 if run.status not in ImportRun.RUNNING else 0,
+                        "stage": run.get_status_display()}
 
 
 # --- the flow ---
 
 def upload(kind_code: str, data: bytes, filename: str, user) -> ImportRun:
-    """Keep the file, open an ImportRun and preview it (inline, or as a Celery task when large)."""
-    kind = KINDS[kind_code]
+    """Keep the file, open an ImportRun and preview it (inline, or as a Celery task when large).
+
+    Raises ValueError (TableFormatError, BackgroundUnavailable) with a message for the clerk, before anything
+    is kept: for a file beyond the limits (read from its size and zip directory, never by parsing it), and
+    for a large file while the background service is away."""
+    background = runs_in_background(check_upload(data, filename))
+    if background and not broker_available():
+        raise BackgroundUnavailable
     sha = digest(data)
-    background = kind.estimate_rows(data, filename) > LARGE_IMPORT_ROWS
     # One transaction with the inline preview: a request that dies in the middle (its database connection
     # dropped, the process killed) leaves no run "previewing" for ever, only nothing.
     with transaction.atomic():
@@ -250,9 +270,19 @@ def upload(kind_code: str, data: bytes, filename: str, user) -> ImportRun:
         if background:
             from .tasks import preview_import
 
-            transaction.on_commit(lambda: preview_import.delay(run.pk))
+            transaction.on_commit(lambda: _hand_over(preview_import, run, run.attempt))
             return run
-        return preview(run.pk)
+        return preview(run.pk, run.attempt)
+
+
+def runs_in_background(facts: UploadFacts) -> bool:
+    """Large by its rows as the file states them, or by the text of its table whatever it states."""
+    return facts.rows_estimate > LARGE_IMPORT_ROWS or facts.table_bytes > settings.IMPORT_INLINE_MAX_MB * MB
+
+
+def _hand_over(task, run: ImportRun, attempt: int) -> None:
+    if not enqueue(task, run.pk, attempt):
+        _finish(run, "failed", message=BACKGROUND_UNAVAILABLE)
 
 
 def _file_bytes(run: ImportRun) -> bytes:
@@ -278,9 +308,9 @@ def preview(run_id: int, attempt: int = 0) -> ImportRun:
                                progress=import_leases.beating(progress_reporter(run.pk), beat))
         except ValueError as exc:  # unreadable file, no header …: a message for the clerk
             return _finish(run, "failed", message=str(exc))
-        except Exception:
-            _finish(run, "interrupted", message=import_leases.INTERRUPTED_MESSAGE)
-            raise
+        except Exception:  # noqa: BLE001 — a run never stays "previewing": it ends, with the trace in the log
+            logger.exception("导入 %s 预览失败", run.pk)
+            return _finish(run, "failed", message=UNEXPECTED_FAILURE.format(run_id=run.pk))
     return _finish(run, "previewed", previewed_at=timezone.now(), **_recorded(outcome, preview=True))
 
 
@@ -312,6 +342,8 @@ def _start(run: ImportRun, status: str, **fields) -> ImportRun:
     fresh lease; then run it here, or queue it when it is large."""
     from . import import_leases
 
+    if run.background and not broker_available():  # checked before the run is claimed: it stays as it was
+        raise StalePreview(BACKGROUND_UNAVAILABLE)
     attempt = run.attempt + 1
     claimed = ImportRun.objects.filter(pk=run.pk, status=run.status, attempt=run.attempt).update(
         status=status, attempt=attempt, lease_until=import_leases.lease_end(), message="", **fields)
@@ -324,7 +356,7 @@ def _start(run: ImportRun, status: str, **fields) -> ImportRun:
         from .tasks import commit_import, preview_import
 
         task = commit_import if status == "importing" else preview_import
-        transaction.on_commit(lambda: task.delay(run.pk, attempt))
+        transaction.on_commit(lambda: _hand_over(task, run, attempt))
         return run
     return commit(run.pk, attempt) if status == "importing" else preview(run.pk, attempt)
 
@@ -359,13 +391,14 @@ def commit(run_id: int, attempt: int = 0) -> ImportRun:
     except ValueError as exc:
         return _finish(run, "failed", message=str(exc))
     except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) not in CONFLICT_SQLSTATES:
-            _finish(run, "interrupted", message=import_leases.INTERRUPTED_MESSAGE)
-            raise
-        return _finish(run, "stale", message=CHANGED_MESSAGE)
-    except Exception:
+        if getattr(exc.__cause__, "sqlstate", None) in CONFLICT_SQLSTATES:
+            return _finish(run, "stale", message=CHANGED_MESSAGE)
+        # the database went away under the import: nothing was written, and the clerk may confirm again
         _finish(run, "interrupted", message=import_leases.INTERRUPTED_MESSAGE)
         raise
+    except Exception:  # noqa: BLE001 — a run never stays "importing": it ends, with the trace in the log
+        logger.exception("导入 %s 写入失败", run.pk)
+        return _finish(run, "failed", message=UNEXPECTED_FAILURE.format(run_id=run.pk))
     progress_reporter(run.pk)(100, run.get_status_display())  # after the commit: a cache write undoes nothing
     return run
 

@@ -25,6 +25,7 @@ from .tabular import (
     Table,
     TableFormatError,
     TruncatedNumber,
+    cell_errors,
     cell_text,
     find_header,
     gc_paused,
@@ -152,6 +153,7 @@ def parse_ledger(
         checker = _RowChecker(header, allowed_villages, today)
         rows = iter_data_rows(table, header)
         checked = [checker.check(number, cells) for number, cells in rows]
+        _mark_bad_cells(checked, cell_errors(table, header))
         _mark_duplicate_ids(checked, checker.label("id_number"))
         _mark_households(checked, checker.label("relation"), checker.label("household_no"))
     return LedgerParse(
@@ -355,6 +357,13 @@ def _parse_categories(text: str) -> tuple[tuple[str, ...], str | None]:
 
 
 # Checks across rows ---------------------------------------------------------------------------
+
+
+def _mark_bad_cells(rows: list[_CheckedRow], bad: dict[int, list[RowError]]) -> None:
+    """A cell the reader found unusable (a control character, too long) rejects its row."""
+    if bad:
+        for row in rows:
+            row.errors.extend(bad.get(row.number, ()))
 
 
 def _mark_duplicate_ids(rows: list[_CheckedRow], id_label: str) -> None:

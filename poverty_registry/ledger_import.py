@@ -312,7 +312,7 @@ def cached_parse(data: bytes, filename: str, villages: set[str], today: dt.date
     last_key, last = _last_parse.get("last", (None, None))  # one read: another thread may replace it meanwhile
     if last_key == key:
         return last, _nothing_to_store
-    parse = cache.get(key)
+    parse = _cached(key)
     found = parse is not None
     if not found:
         parse = parse_ledger(data, filename, allowed_villages=villages, today=today)
@@ -330,10 +330,18 @@ def _nothing_to_store() -> None:
     pass
 
 
+def _cached(key: str) -> LedgerParse | None:
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 — a cache that is away costs a parse, nothing else
+        logger.warning("解析结果缓存不可用，重新解析文件", exc_info=True)
+        return None
+
+
 def _store_parse(key: str, parse: LedgerParse) -> None:
     try:
         cache.set(key, parse, PARSE_CACHE_SECONDS)
-    except Exception:  # a cache that cannot take it costs the confirm a parse, nothing else
+    except Exception:  # noqa: BLE001 — a cache that cannot take it costs the confirm a parse, nothing else
         logger.warning("解析结果未能写入缓存", exc_info=True)
 
 

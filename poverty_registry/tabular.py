@@ -11,10 +11,13 @@ import csv
 import datetime as dt
 import gc
 import io
+import itertools
 import math
 import re
+import struct
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import python_calamine
@@ -37,6 +40,55 @@ _DATE_RE = re.compile(
 )
 
 Cell = str | dt.date  # a datetime.datetime is a date too
+
+MB = 1024 * 1024
+HEADING_ROWS = 10  # rows of titles and header a file may have above its IMPORT_MAX_ROWS rows of data
+# A member smaller than this may compress as well as it likes (a sheet of repeated rows can pass 100×):
+# it cannot grow into anything dangerous.
+RATIO_FLOOR_BYTES = 1 * MB
+MAX_ZIP_MEMBERS = 10_000
+# Rows guessed from bytes where no cheaper fact says: few real rows are shorter.
+XLS_BYTES_A_ROW, SHEET_XML_BYTES_A_ROW = 64, 100
+# C0 control characters and DEL: no clerk types them; NUL cannot even be stored as text by PostgreSQL. Tab and
+# line breaks are ordinary inside a cell (an address over two lines); at a cell's ends they are stripped.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+SCAN_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an upload may hold (settings IMPORT_MAX_*, from the environment); checked before any parse."""
+
+    file_bytes: int = 50 * MB
+    member_bytes: int = 200 * MB
+    compression_ratio: int = 100
+    rows: int = 300_000
+    columns: int = 200
+    cell_chars: int = 1000
+
+
+def limits() -> Limits:
+    """The configured limits; the defaults outside Django (this module is otherwise pure Python)."""
+    try:
+        from django.conf import settings
+        from django.core.exceptions import ImproperlyConfigured
+    except ImportError:
+        return Limits()
+    try:
+        return Limits(file_bytes=settings.IMPORT_MAX_FILE_MB * MB, member_bytes=settings.IMPORT_MAX_MEMBER_MB * MB,
+                      compression_ratio=settings.IMPORT_MAX_COMPRESSION_RATIO, rows=settings.IMPORT_MAX_ROWS,
+                      columns=settings.IMPORT_MAX_COLUMNS, cell_chars=settings.IMPORT_MAX_CELL_CHARS)
+    except ImproperlyConfigured:
+        return Limits()
+
+
+@dataclass(frozen=True)
+class UploadFacts:
+    """What an upload is, from facts that cost nothing to read: its size, its zip directory, the head of its
+    sheets. Enough to choose between a preview in the request and one on a worker."""
+
+    table_bytes: int  # the text of its table: a CSV's bytes, the uncompressed sheets (and shared strings)
+    rows_estimate: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +120,9 @@ class Table:
 
     rows: list[list[Cell]]
     sheet_name: str = "Sheet1"
+    # Cells no import may take as they are (control characters, over IMPORT_MAX_CELL_CHARS): spreadsheet row
+    # number -> {column index: message}. A kind rejects the row when the cell is in one of its columns.
+    bad_cells: dict[int, dict[int, str]] = field(default_factory=dict)
 
     def row(self, number: int) -> list[Cell]:
         return self.rows[number - 1]
@@ -90,14 +145,147 @@ class HeaderMatch:
 
 
 def read_table(data: bytes, filename: str) -> Table:
-    """Read the first visible sheet of an Excel file, or a CSV file, into a Table."""
+    """Read the first visible sheet of an Excel file, or a CSV file, into a Table — once the upload passed
+    check_upload, whichever path it came by (the web request, a worker, a command)."""
+    limit = limits()
+    check_upload(data, filename, limit, count_rows=False)
     suffix = _suffix(filename)
     with gc_paused():
-        if suffix in EXCEL_SUFFIXES:
-            return _read_excel(data)
-        if suffix in CSV_SUFFIXES:
-            return _read_csv(data)
-    raise TableFormatError("不支持的文件类型：只能上传 .xlsx、.xls 或 .csv 文件")
+        table = _read_excel(data, limit) if suffix in EXCEL_SUFFIXES else _read_csv(data, limit)
+        table.bad_cells = _bad_cells(table.rows, limit.cell_chars)
+    return table
+
+
+def check_upload(data: bytes, filename: str, limit: Limits | None = None, *, count_rows: bool = True) -> UploadFacts:
+    """Refuse, before any parse, an upload beyond the limits (a zip bomb, a workbook of a million rows);
+    return the cheap facts of one within them. Reads the file's size and a workbook's zip directory, then
+    (`count_rows`) streams each sheet within the limits through a 1 MB window counting its <row> elements —
+    a scan, not a parse: bounded memory, a few tens of milliseconds for a sheet of 20 MB. The reader, which
+    checks the sheet's size itself, asks for the directory only."""
+    limit = limit or limits()
+    suffix = _suffix(filename)
+    if suffix not in EXCEL_SUFFIXES + CSV_SUFFIXES:
+        raise TableFormatError("不支持的文件类型：只能上传 .xlsx、.xls 或 .csv 文件")
+    if len(data) > limit.file_bytes:
+        raise TableFormatError(f"文件超过 {limit.file_bytes // MB} MB 的上限，请拆分后上传")
+    if suffix in CSV_SUFFIXES:
+        return UploadFacts(table_bytes=len(data), rows_estimate=data.count(b"\n") + 1)
+    if not data.startswith(b"PK"):
+        # The old binary format (OLE) holds at most 65,536 rows of 256 columns: its size is its bound.
+        return UploadFacts(table_bytes=len(data), rows_estimate=len(data) // XLS_BYTES_A_ROW)
+    return _check_workbook(data, limit, count_rows)
+
+
+def _check_workbook(data: bytes, limit: Limits, count_rows: bool) -> UploadFacts:
+    if _zip_entries(data) > MAX_ZIP_MEMBERS:
+        raise TableFormatError(f"文件包含的部件超过 {MAX_ZIP_MEMBERS:,} 个，不是正常的 Excel 文件，已拒绝")
+    try:
+        book = zipfile.ZipFile(io.BytesIO(data))
+        members = book.infolist()
+    except (zipfile.BadZipFile, ValueError, struct.error):
+        raise TableFormatError("无法读取文件：文件已损坏或不是有效的 Excel 文件") from None
+    for member in members:
+        _check_member(member, limit)
+    sheets = [m for m in members if m.filename.lower().startswith("xl/worksheets/") and m.filename.endswith(".xml")]
+    shared_strings = sum(m.file_size for m in members if m.filename.lower() == "xl/sharedstrings.xml")
+    table_bytes = shared_strings + sum(m.file_size for m in sheets)
+    if not count_rows:
+        return UploadFacts(table_bytes=table_bytes, rows_estimate=table_bytes // SHEET_XML_BYTES_A_ROW)
+    rows = max((_row_elements(book, sheet) for sheet in sheets), default=0)
+    _check_size(rows, 0, limit)
+    return UploadFacts(table_bytes=table_bytes, rows_estimate=rows)
+
+
+def _zip_entries(data: bytes) -> int:
+    """The entry count of the zip's end record (read before zipfile builds an object per entry)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end < 0 or end + 12 > len(data):
+        return 0  # not a zip, or damaged: zipfile says so
+    return struct.unpack_from("<H", data, end + 10)[0]
+
+
+def _check_member(member: zipfile.ZipInfo, limit: Limits) -> None:
+    size = member.file_size
+    if size > limit.member_bytes:
+        raise TableFormatError(f"文件中的“{member.filename}”解压后有 {size / MB:,.0f} MB，超过单个部件 "
+                               f"{limit.member_bytes // MB} MB 的上限（疑似压缩炸弹），已拒绝")
+    ratio = size / max(member.compress_size, 1)
+    if size > RATIO_FLOOR_BYTES and ratio > limit.compression_ratio:
+        raise TableFormatError(f"文件中的“{member.filename}”压缩比为 {ratio:,.0f} 倍，超过 "
+                               f"{limit.compression_ratio} 倍的上限（疑似压缩炸弹或大量空行），已拒绝")
+
+
+def _row_elements(book: zipfile.ZipFile, member: zipfile.ZipInfo) -> int:
+    """How many <row> elements a sheet holds (an element name, never cell text: XML escapes a "<" there)."""
+    count, tail = 0, b""
+    try:
+        with book.open(member) as stream:
+            while chunk := stream.read(SCAN_CHUNK):
+                window = tail + chunk  # a name cut by the chunk's edge is found whole here, once
+                count += _row_tags(window) - _row_tags(tail)
+                tail = window[-len(b"<rowBreaks"):]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError):
+        raise TableFormatError("无法读取文件：文件已损坏或不是有效的 Excel 文件") from None
+    return count
+
+
+def _row_tags(text: bytes) -> int:
+    return text.count(b"<row") - text.count(b"<rowBreaks") + text.count(b":row ") + text.count(b":row>")
+
+
+def _check_size(rows: int, columns: int, limit: Limits) -> None:
+    if rows > limit.rows + HEADING_ROWS:
+        raise TableFormatError(f"文件行数超过每个文件 {limit.rows:,} 行数据的上限，请拆分后上传")
+    if columns > limit.columns:
+        raise TableFormatError(f"文件有 {columns:,} 列，超过 {limit.columns} 列的上限，请删除多余的列后上传")
+
+
+def _bad_cells(rows: list[list[Cell]], cell_chars: int) -> dict[int, dict[int, str]]:
+    """Cells with control characters or longer than `cell_chars`. One pass over all text in C (a join, a
+    search, a max) finds whether there are any; only a file that has some is looked at cell by cell."""
+    # Numbers' texts (TruncatedNumber) are digits, a few hundred at most: not looked at.
+    texts = [cell for cell in itertools.chain.from_iterable(rows) if type(cell) is str]  # ~0.1 s a 100k rows
+    if not texts or (not _CONTROL_RE.search("\n".join(texts)) and max(map(len, texts)) <= cell_chars):
+        return {}
+    found: dict[int, dict[int, str]] = {}
+    for number, row in enumerate(rows, start=1):
+        for column, cell in enumerate(row):
+            if isinstance(cell, str) and (message := _cell_problem(cell, cell_chars)):
+                found.setdefault(number, {})[column] = message
+    return found
+
+
+def _cell_problem(cell: str, cell_chars: int) -> str | None:
+    if len(cell) > cell_chars:
+        return f"内容有 {len(cell):,} 个字符，超过每格 {cell_chars:,} 个字符的上限"
+    controls = sorted(set(_CONTROL_RE.findall(cell)))
+    if controls:
+        shown = "、".join(f"\\x{ord(c):02X}" for c in controls)
+        return f"含有不可见的控制字符（{shown}），请删除后重新上传"
+    return None
+
+
+def cell_errors(table: Table, header: HeaderMatch) -> dict[int, list[RowError]]:
+    """The table's bad cells below the header, in the columns the header recognised, as row errors (row
+    number -> errors). A bad cell in a column no import reads is harmless and passes."""
+    if not table.bad_cells:
+        return {}
+    labels = {column: header.labels[canonical] for canonical, column in header.columns.items()}
+    errors: dict[int, list[RowError]] = {}
+    for number, cells in table.bad_cells.items():
+        if number > header.row_number:
+            for column, message in sorted(cells.items()):
+                if column in labels:
+                    errors.setdefault(number, []).append(RowError(number, labels[column], message))
+    return errors
+
+
+def sheet_text(value: object) -> object:
+    """A cell as written back into an error file: no formula (OWASP), no control character (an .xlsx cannot
+    hold one)."""
+    if isinstance(value, str):
+        return neutralise_formula(_CONTROL_RE.sub("", value))
+    return value
 
 
 @contextlib.contextmanager
@@ -241,11 +429,13 @@ def _header_match(
 # Excel ----------------------------------------------------------------------------------------
 
 
-def _read_excel(data: bytes) -> Table:
+def _read_excel(data: bytes, limit: Limits) -> Table:
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         sheet = _first_visible_sheet(book)
         sheet_name = sheet.name
+        if sheet.end is not None:  # the last cell (0-based), before a Python object is made for any cell
+            _check_size(sheet.end[0] + 1, sheet.end[1] + 1, limit)
         rows = _convert_rows(sheet.iter_rows())
         merged = sheet.merged_cell_ranges or []
         start, end = sheet.start, sheet.end
@@ -329,13 +519,16 @@ def _fill_vertical_merges(rows: list[list[Cell]], merged: Iterable) -> None:
 # CSV ------------------------------------------------------------------------------------------
 
 
-def _read_csv(data: bytes) -> Table:
+def _read_csv(data: bytes, limit: Limits) -> Table:
     text = _decode(data)
     try:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-        rows: list[list[Cell]] = [[c.strip() for c in row] for row in reader]
+        # At most one row past the limit is read: a file of millions of empty lines stops there.
+        rows: list[list[Cell]] = [[c.strip() for c in row]
+                                  for row in itertools.islice(reader, limit.rows + HEADING_ROWS + 1)]
     except csv.Error:
         raise TableFormatError("无法读取 CSV 文件：格式不正确") from None
+    _check_size(len(rows), max(map(len, rows), default=0), limit)
     return Table(rows=rows)
 
 

@@ -7,11 +7,13 @@ from django.http import JsonResponse
 from django.shortcuts import render
 
 from . import dashboards
+from .background import broker_available
 
 
 @login_required
 def home(request):
-    return render(request, "home.html", dashboards.home_context(request.user))
+    return render(request, "home.html", {**dashboards.home_context(request.user),
+                                         "background_down": not broker_available()})
 
 
 def healthz(request):

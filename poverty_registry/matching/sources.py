@@ -25,6 +25,7 @@ from ..tabular import (
     EXCEL_SUFFIXES,
     TableFormatError,
     TruncatedNumber,
+    cell_errors,
     find_header,
     iter_data_rows,
     read_table,
@@ -112,7 +113,11 @@ def parse_file(source: str, data: bytes, filename: str, today: dt.date) -> Parse
         raise FileRefused(f"缺少必需的列：{'、'.join(missing)}")
     parsed = ParsedFile()
     read_row = ROW_READERS[source]
+    bad = cell_errors(table, header)
     for row_no, cells in iter_data_rows(table, header):
+        if row_no in bad:  # a cell the reader found unusable (a control character, too long): rejected
+            parsed.errors.extend(bad[row_no])
+            continue
         values = {name: cells[column] for name, column in header.columns.items()}
         errors_before = len(parsed.errors)
         record = _identity(values, row_no, today, parsed.errors)
