@@ -23,6 +23,7 @@ from poverty_registry.admin_base import audit_url, shown_id_number
 from poverty_registry.models import Region
 from poverty_registry.redirects import safe_next
 from poverty_registry.tabular import neutralise_formula
+from poverty_registry.uploads import UPLOAD_NOT_STORED, upload_not_stored
 
 from . import cases as case_service
 from . import supervision_reports as reports
@@ -389,6 +390,8 @@ def case_action(request, pk):
             recovery = case_service.add_recovery(case, user, **form.cleaned_data)
             messages.success(request, f"已录入追回款 ¥{recovery.amount:,.2f}")
         elif action == "attachment":
+            if upload_not_stored(request):
+                raise case_service.CaseError(UPLOAD_NOT_STORED)
             form = AttachmentForm(request.POST, request.FILES)
             if not form.is_valid():
                 return render(request, "supervision/case.html", _case_context(request, case, attachment=form))

@@ -230,6 +230,9 @@ STORAGES = {
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Larger uploads spool to FILE_UPLOAD_TEMP_DIR; a full or unwritable disk drops the file with a message, not a 500.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler",
+                        "poverty_registry.uploads.SpoolingUploadHandler"]
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 
 LOGGING = {

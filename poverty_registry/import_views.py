@@ -14,6 +14,7 @@ from .access_log import may_see_full_id, record_export
 from .models import ImportRun
 from .scoping import region_scope
 from .tabular import MB, TableFormatError, limits
+from .uploads import UPLOAD_NOT_STORED, upload_not_stored
 
 ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".csv")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -43,7 +44,7 @@ def new(request, kind_code: str):
     kind = _kind(kind_code, request.user)
     if request.method == "POST":
         upload = request.FILES.get("file")
-        error = _upload_problem(upload)
+        error = UPLOAD_NOT_STORED if upload_not_stored(request) else _upload_problem(upload)
         if error is None:
             try:
                 run = importing.upload(kind.code, upload.read(), upload.name, request.user)
