@@ -19,7 +19,7 @@ def ledger_rows(user, params, today: dt.date):
     held = Q(categories__valid_from__lte=today) & (Q(categories__valid_to__isnull=True)
                                                   | Q(categories__valid_to__gte=today))
     persons = persons.annotate(held=StringAgg("categories__category", ",", filter=held,
-                                              ordering="categories__category"))
+                                              order_by="categories__category"))
     fields = ("household__household_no", "name", "id_number", "sex", "birth_date", "relation", "held", "region_id",
               "poverty_status", "phone")
     for row in persons.order_by("household__household_no", "-is_head", "id").values_list(*fields).iterator(5000):
