@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html, format_html_join
 
-from poverty_registry.admin_base import ReadOnlyScopedAdmin, ScopedAdmin
+from poverty_registry.admin_base import ReadOnlyScopedAdmin, ReferenceImportMixin, ScopedAdmin, ScopedExportMixin
 
 from .audit_anchor import anchor_path, anchors_of_day
 from .models import AuditRecord
@@ -140,11 +140,13 @@ def _shown(value) -> str:
 from django.urls import NoReverseMatch, reverse  # noqa: E402
 
 from .models import Case, CaseAttachment, CaseEvent, CaseHit, Recovery, ScreeningHit, SupervisionParam  # noqa: E402
+from .resources import CaseResource, ScreeningHitResource, SupervisionParamResource  # noqa: E402
 from .rules import PARAM_CHOICES, defaults_of  # noqa: E402
 
 
 @admin.register(SupervisionParam)
-class SupervisionParamAdmin(ScopedAdmin):
+class SupervisionParamAdmin(ReferenceImportMixin, ScopedAdmin):
+    resource_classes = [SupervisionParamResource]
     list_display = ("code", "region", "year", "severity", "enabled", "params_text", "note", "updated_at")
     list_filter = ("code", "severity", "enabled", "year")
     search_fields = ("=region__code", "region__name")
@@ -176,7 +178,8 @@ def _supervision_link(name: str, pk) -> str:
 
 
 @admin.register(ScreeningHit)
-class ScreeningHitAdmin(ReadOnlyScopedAdmin):
+class ScreeningHitAdmin(ScopedExportMixin, ReadOnlyScopedAdmin):
+    resource_classes = [ScreeningHitResource]
     list_display = ("id", "rule", "severity", "status", "claim_link", "year", "region", "found_at", "checked_at")
     list_filter = ("rule", "severity", "status", "year")
     search_fields = ("=claim__claim_no",)
@@ -227,14 +230,15 @@ class CaseAttachmentInline(ReadOnlyInline):
 
 
 @admin.register(Case)
-class CaseAdmin(ReadOnlyScopedAdmin):
+class CaseAdmin(ScopedExportMixin, ReadOnlyScopedAdmin):
+    resource_classes = [CaseResource]
     """Read-only here: cases move only through the supervision pages (the state machine in claims.cases)."""
 
     list_display = ("id", "title", "source", "state", "region", "amount_to_recover", "penalty_amount",
                     "recovered_amount", "opened_by", "opened_at", "page_link")
     list_filter = ("state", "source", "target_kind")
     search_fields = ("title", "target_name", "=target_hospital__code")
-    list_select_related = ("region", "opened_by")
+    list_select_related = ("region", "opened_by", "target_hospital")
     inlines = (CaseHitInline, CaseEventInline, RecoveryInline, CaseAttachmentInline)
 
 

@@ -13,7 +13,9 @@ from poverty_registry.admin_base import (
     AccessLoggedAdmin,
     MaskedIdNumberAdmin,
     ReadOnlyScopedAdmin,
+    ReferenceImportMixin,
     ScopedAdmin,
+    ScopedExportMixin,
     shown_id_number,
 )
 from poverty_registry.scoping import region_scope
@@ -22,12 +24,14 @@ from . import policy as policies
 from . import services
 from .forms import ClaimEntryForm, PolicyParamsForm
 from .models import Claim, Hospital, PolicySet, Settlement
+from .resources import ClaimResource, CountyIncomeResource, HospitalResource, SettlementResource
 from .screening import screen_on_commit
 from .settlement_models import CountyIncome
 
 
 @admin.register(Hospital)
-class HospitalAdmin(ScopedAdmin):
+class HospitalAdmin(ReferenceImportMixin, ScopedAdmin):
+    resource_classes = [HospitalResource]
     list_display = ("code", "name", "level", "region")
     list_filter = ("level",)
     search_fields = ("=code", "name")
@@ -109,7 +113,8 @@ class PolicySetAdmin(ScopedAdmin):
 
 
 @admin.register(Claim)
-class ClaimAdmin(MaskedIdNumberAdmin, AccessLoggedAdmin):
+class ClaimAdmin(ScopedExportMixin, MaskedIdNumberAdmin, AccessLoggedAdmin):
+    resource_classes = [ClaimResource]
     form = ClaimEntryForm
     access_page_kind = "claim"  # a claim carries the diagnosis: every opening is recorded
     list_filter = ("year", "status", "visit_type", "hospital_level", "in_county")
@@ -169,7 +174,8 @@ class ClaimAdmin(MaskedIdNumberAdmin, AccessLoggedAdmin):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(ReadOnlyScopedAdmin):
+class SettlementAdmin(ScopedExportMixin, ReadOnlyScopedAdmin):
+    resource_classes = [SettlementResource]
     list_display = ("claim", "version", "is_current", "category", "basic", "critical", "assistance",
                     "hospital_waiver", "special_insurance", "backstop", "self_pay", "reason", "settled_at",
                     "sheet_link")
@@ -185,7 +191,8 @@ class SettlementAdmin(ReadOnlyScopedAdmin):
 
 
 @admin.register(CountyIncome)
-class CountyIncomeAdmin(ScopedAdmin):
+class CountyIncomeAdmin(ReferenceImportMixin, ScopedAdmin):
+    resource_classes = [CountyIncomeResource]
     list_display = ("region", "year", "amount", "source")
     list_filter = ("year",)
     autocomplete_fields = ("region",)

@@ -233,7 +233,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Larger uploads spool to FILE_UPLOAD_TEMP_DIR; a full or unwritable disk drops the file with a message, not a 500.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler",
                         "poverty_registry.uploads.SpoolingUploadHandler"]
-IMPORT_EXPORT_SKIP_ADMIN_LOG = True
+IMPORT_EXPORT_SKIP_ADMIN_LOG = True  # the audit trail's triggers record every imported row
+# The admin's "导出" is a way of viewing: who may view a model may export it (through its scoped resource);
+# imports ask for change (the reference admins ask for add as well).
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_ESCAPE_ILLEGAL_CHARS_ON_EXPORT = True  # a control character in a name must not fail an export
 
 LOGGING = {
     "version": 1,

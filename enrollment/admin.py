@@ -9,13 +9,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from poverty_registry.admin import id_number_column
-from poverty_registry.admin_base import ReadOnlyScopedAdmin, ScopedAdmin
+from poverty_registry.admin_base import ReadOnlyScopedAdmin, ScopedAdmin, ScopedExportMixin
 from poverty_registry.idnumber import IdNumberError, parse_id_number
 from poverty_registry.vocab import CATEGORIES
 
 from . import services
 from .models import RULE_KINDS, ChaseEntry, Enrolment, SubsidyLine, SubsidyPolicy, SubsidyReport
 from .policy import check_rules, default_rules
+from .resources import EnrolmentResource, SubsidyLineResource
 
 
 class EnrolmentForm(forms.ModelForm):
@@ -31,7 +32,8 @@ class EnrolmentForm(forms.ModelForm):
 
 
 @admin.register(Enrolment)
-class EnrolmentAdmin(ScopedAdmin):
+class EnrolmentAdmin(ScopedExportMixin, ScopedAdmin):
+    resource_classes = [EnrolmentResource]
     form = EnrolmentForm
     list_filter = ("year", "status")
     list_select_related = ("region",)
@@ -141,7 +143,8 @@ class SubsidyPolicyAdmin(ScopedAdmin):
 
 
 @admin.register(SubsidyLine)
-class SubsidyLineAdmin(ReadOnlyScopedAdmin):
+class SubsidyLineAdmin(ScopedExportMixin, ReadOnlyScopedAdmin):
+    resource_classes = [SubsidyLineResource]
     list_filter = ("year", "category")
     list_select_related = ("region", "policy")
     search_fields = ("=id_number", "name")

@@ -6,10 +6,11 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
 
 from . import services
-from .admin_base import AccessLoggedAdmin, MaskedIdNumberAdmin, ScopedAdmin, shown_id_number
+from .admin_base import AccessLoggedAdmin, MaskedIdNumberAdmin, ScopedAdmin, ScopedExportMixin, shown_id_number
 from .filters import PersonFilterSet
 from .idnumber import IdNumberError, normalize_id_number
 from .models import Household, Person, PersonCategory, Region, User
+from .resources import HouseholdResource, PersonResource
 from .scoping import region_scope
 from .vocab import CATEGORIES, POVERTY_STATUSES
 
@@ -171,7 +172,8 @@ class MemberInline(admin.TabularInline):
 
 
 @admin.register(Household)
-class HouseholdAdmin(AccessLoggedAdmin):
+class HouseholdAdmin(ScopedExportMixin, AccessLoggedAdmin):
+    resource_classes = [HouseholdResource]
     list_display = ("household_no", "region", "member_count", "updated_at")
     search_fields = ("=household_no",)
     inlines = (MemberInline,)
@@ -190,7 +192,9 @@ class HouseholdAdmin(AccessLoggedAdmin):
 
 
 @admin.register(Person)
-class PersonAdmin(MaskedIdNumberAdmin, AccessLoggedAdmin):
+class PersonAdmin(ScopedExportMixin, MaskedIdNumberAdmin, AccessLoggedAdmin):
+    resource_classes = [PersonResource]
+    change_list_template = "admin/poverty_registry/person/change_list.html"  # the ledger import/export links
     list_filter = (RegionListFilter, CategoryListFilter, StatusListFilter)
     list_select_related = ("region",)
     search_fields = ("name",)

@@ -2,13 +2,21 @@
 and a link to each object's audit trail."""
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import reverse
-from django.utils.http import urlencode
+from django.utils import timezone
+from django.utils.http import content_disposition_header, urlencode
+from import_export.admin import ExportMixin, ImportMixin
+from import_export.formats.base_formats import BINARY_FORMATS, CSV, XLSX
+from import_export.forms import ExportForm, ImportForm
 
 from . import access_log
 from .idnumber import mask_id_number
+from .tabular import TableFormatError, check_upload
 
 
 class ScopedAdmin(admin.ModelAdmin):
@@ -99,6 +107,71 @@ class ReadOnlyScopedAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ScopedExportMixin(ExportMixin):
+    """The list page's "导出" through the model's resource (`resource_classes`, a ScopedResource): the change
+    list's filters and search, restricted again by the resource to the user's region, xlsx or csv, one
+    access-log record per file. Who holds the model's view permission may export
+    (IMPORT_EXPORT_EXPORT_PERMISSION_CODE)."""
+
+    export_formats = (XLSX, CSV)
+    export_form_class = ExportForm  # no column picking: the ID column is masked, not left to the user
+    to_encoding = "utf-8-sig"  # Excel opens a CSV as UTF-8 only with the BOM
+
+    def get_export_resource_kwargs(self, request, **kwargs):
+        return {"user": request.user}
+
+    def get_export_filename(self, request, queryset, file_format):
+        return f"{self.model._meta.verbose_name}_{timezone.localdate():%Y%m%d}.{file_format.get_extension()}"
+
+    def get_export_data(self, file_format, request, queryset, **kwargs):
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        resource = self.choose_export_resource_class(kwargs.get("export_form"), request)(
+            **self.get_export_resource_kwargs(request))
+        dataset = resource.export(queryset=queryset, force_native_type=type(file_format) in BINARY_FORMATS)
+        dataset.title = str(self.model._meta.verbose_name)[:31]
+        access_log.record_export(request, self.get_export_filename(request, queryset, file_format), len(dataset),
+                                 full_ids=resource.full_ids)
+        data = file_format.export_data(dataset)
+        return data if file_format.is_binary() else data.encode(self.to_encoding)
+
+    def _do_file_export(self, file_format, request, queryset, export_form=None):
+        response = super()._do_file_export(file_format, request, queryset, export_form)
+        # a Chinese file name needs RFC 6266's filename*= (import-export writes it unencoded)
+        response["Content-Disposition"] = content_disposition_header(
+            True, self.get_export_filename(request, queryset, file_format))
+        return response
+
+
+class CheckedImportForm(ImportForm):
+    """import-export's upload form with the project's limits checked before any parse."""
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        try:
+            check_upload(upload.read(), upload.name)
+        except TableFormatError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        upload.seek(0)
+        return upload
+
+
+class ReferenceImportMixin(ImportMixin):
+    """Import of a small reference table through import-export's preview and confirm (resource: a
+    ReferenceResource given the user). Only for holders of both add and change permission on the model."""
+
+    import_formats = (XLSX, CSV)
+    import_form_class = CheckedImportForm
+
+    def has_import_permission(self, request):
+        opts = self.opts
+        return all(request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+                   for action in ("add", "change"))
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        return {"user": request.user}
 
 
 def audit_url(model, object_pk) -> str:

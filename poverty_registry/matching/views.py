@@ -3,10 +3,8 @@ follow-ups and history, and the page to confirm or reject probable links. Thin: 
 writes through matching.services."""
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 
-import openpyxl
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -15,6 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from import_export.formats.base_formats import XLSX
 
 from claims.models import AuditRecord
 
@@ -22,13 +21,10 @@ from .. import access_log
 from ..admin_base import shown_id_number
 from ..models import MatchingItem, MatchingRun, MatchingRunCount, MatchLink, Region
 from ..redirects import safe_next
-from ..tabular import neutralise_formula
+from ..resources import MatchingItemResource
 from . import services
 from .filters import MatchingItemFilterSet
 from .vocab import DIFFERENCES, ITEM_STATUSES, ITEM_TRANSITIONS
-
-EXPORT_COLUMNS = ("差异", "状态", "所属区划", "姓名", "身份证号", "来源", "差异说明", "发现批次", "发现时间",
-                  "处理说明")
 
 
 @login_required
@@ -51,24 +47,14 @@ def queue(request):
 
 
 def _export(request, items) -> HttpResponse:
-    user = request.user
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("比对差异")
-    sheet.append(EXPORT_COLUMNS)
-    items = access_log.Counted(items.iterator(chunk_size=2000))
-    for item in items:
-        sheet.append([neutralise_formula(value) for value in (
-            f"{item.code} {DIFFERENCES[item.code]}", item.get_status_display(),
-            f"{item.region.name}（{item.region_id}）", item.name, shown_id_number(user, item.id_number),
-            item.get_source_display(), item.summary, item.first_run_id,
-            timezone.localtime(item.created_at).strftime("%Y-%m-%d %H:%M"), item.note)])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    response = HttpResponse(buffer.getvalue(),
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    """The queue as filtered, through the matching items' import-export resource (scoped, masked, neutralised)."""
+    resource = MatchingItemResource(user=request.user)
+    dataset = resource.export(queryset=items)
+    dataset.title = "比对差异"
     name = f"matching_items_{timezone.localdate():%Y%m%d}.xlsx"
+    access_log.record_export(request, name, len(dataset), full_ids=resource.full_ids)
+    response = HttpResponse(XLSX().export_data(dataset), content_type=XLSX().get_content_type())
     response["Content-Disposition"] = f'attachment; filename="{name}"'
-    access_log.record_export(request, name, items.count)
     return response
 
 
