@@ -1,4 +1,5 @@
-"""What each role sees first: its region, its numbers and its to-dos (read-only selectors)."""
+"""What each role sees first: its region, the numbers it answers for this year as tiles with their trend by
+month (each app's home_numbers: one set-based query per number), its counts and its to-dos."""
 from __future__ import annotations
 
 from django.urls import reverse
@@ -9,17 +10,19 @@ from enrollment.selectors import home_numbers as enrolment_numbers
 
 from .matching.selectors import home_numbers as matching_numbers
 from .models import Household, Person, Region
-from .vocab import ROLES
+from .navigation import identity
 
 
 def home_context(user) -> dict:
     region = user.region if user.region_id else None
     persons = Person.objects.restrict(user)
+    region_name, role_name = identity(user)
     context = {
         "region": region,
-        "region_name": region.full_name if region else ("全部区划" if user.is_superuser else "未分配辖区"),
-        "role_name": ROLES.get(user.role, "超级管理员" if user.is_superuser else "未分配角色"),
+        "region_name": region_name,
+        "role_name": role_name,
         "figures": [],
+        "tiles": [],
         "todos": [],
         "links": [],
     }
