@@ -2,6 +2,7 @@
 month (each app's home_numbers: one set-based query per number), its counts and its to-dos."""
 from __future__ import annotations
 
+from django.db.models import Count, Q
 from django.urls import reverse
 
 from claims.selectors import home_numbers as settlement_numbers
@@ -27,10 +28,11 @@ def home_context(user) -> dict:
         "links": [],
     }
     if user.has_perm("poverty_registry.view_person"):
+        counts = persons.aggregate(all=Count("id"), dead=Count("id", filter=Q(death_date__isnull=False)))
         context["figures"] += [
-            ("建档立卡人员", persons.count()),
+            ("建档立卡人员", counts["all"]),
             ("建档立卡户", Household.objects.restrict(user).count()),
-            ("已死亡待核", persons.filter(death_date__isnull=False).count()),
+            ("已死亡待核", counts["dead"]),
         ]
         context["links"].append(("建档立卡人员", reverse("admin:poverty_registry_person_changelist")))
     for key, items in enrolment_numbers(user).items():

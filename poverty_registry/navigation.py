@@ -159,7 +159,13 @@ def region_full_name(code: str) -> str:
 
 
 def identity(user) -> tuple[str, str]:
-    """(region name, role name) as every page's header shows them."""
+    """(region name, role name) as every page's header shows them; asked once per request's user."""
+    if not hasattr(user, "_back_office_identity"):
+        user._back_office_identity = _identity(user)
+    return user._back_office_identity
+
+
+def _identity(user) -> tuple[str, str]:
     if user.region_id:
         region_name = region_full_name(user.region_id)
     else:

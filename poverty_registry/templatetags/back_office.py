@@ -38,7 +38,5 @@ def back_office_who(context):
     request = context.get("request")
     if request is None or not request.user.is_authenticated:
         return {"user": None}
-    if not hasattr(request, "_back_office_identity"):
-        request._back_office_identity = navigation.identity(request.user)
-    region_name, role_name = request._back_office_identity
+    region_name, role_name = navigation.identity(request.user)
     return {"user": request.user, "region_name": region_name, "role_name": role_name}
