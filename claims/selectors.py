@@ -169,20 +169,84 @@ def claims_of(year_totals: list[PersonYearTotal], claims) -> dict[str, list]:
 
 
 def home_numbers(user) -> dict[str, list]:
-    """The home page's settlement figures, to-dos and links for this user (scoped)."""
+    """The home page's settlement figures, tiles, to-dos and links for this user (scoped)."""
     from django.urls import reverse
     from django.utils import timezone
 
-    out: dict[str, list] = {"figures": [], "todos": [], "links": []}
+    from poverty_registry.charts import shows_tile
+
+    out: dict[str, list] = {"figures": [], "todos": [], "links": [], "tiles": []}
+    today = timezone.localdate()
+    year = today.year
     if user.has_perm("claims.view_personyeartotal"):
-        year = timezone.localdate().year
         count = PersonYearTotal.objects.restrict(user).filter(year=year, at_risk=True).count()
         out["figures"].append((f"{year}年因病返贫致贫风险人数", count))
         if count:
             out["todos"].append(("因病返贫致贫风险预警", reverse("claims:risk"), count))
         out["links"].append(("因病返贫致贫预警", reverse("claims:risk")))
     if user.has_perm("claims.view_settlement"):
+        url = f"{reverse('claims:statistics')}?year={year}"
+        wanted = [key for key in ("oneshop_ratio", "low_self_pay") if shows_tile(user, key)]
+        if wanted:
+            months = poor_settlements_by_month(Settlement.objects.restrict(user), year)
+            tiles = {"oneshop_ratio": oneshop_ratio_tile, "low_self_pay": low_self_pay_tile}
+            out["tiles"] += [tiles[key](months, year, today.month, url) for key in wanted]
         out["links"].append(("一站式结算统计", reverse("claims:statistics")))
     if user.has_perm("claims.add_claim"):
         out["links"].append(("导入结算单", reverse("imports:new", args=["claims"])))
     return out
+
+
+# ---------------------------------------------------------------- the dashboard's settlement tiles
+
+POOR = ~Q(category="")
+POOR_IN_COUNTY_INPATIENT = POOR & Q(claim__in_county=True, claim__visit_type="inpatient")
+ONESHOP_TARGET = (Decimal("85"), Decimal("90"))  # the poor's effective ratio the bureau is held to (percent)
+
+
+def poor_settlements_by_month(settlements, year: int) -> dict[int, dict]:
+    """The poor's current settlements of the year by admission month, in one aggregate query: their total
+    cost and self-pay (the effective ratio, §6.7) and their in-county inpatient claims, all and those whose
+    self-pay is ≤ 10 % of the cost."""
+    from django.db.models.functions import ExtractMonth
+
+    rows = (current_settlements(settlements, year).filter(POOR)
+            .annotate(month=ExtractMonth("claim__admission_date")).values("month").order_by()
+            .annotate(cost=Sum("claim__total_cost"), paid_self=Sum("self_pay"),
+                      inpatients=Count("id", filter=POOR_IN_COUNTY_INPATIENT),
+                      low=Count("id", filter=POOR_IN_COUNTY_INPATIENT & Q(
+                          self_pay__lte=F("claim__total_cost") * Decimal("0.10")))))
+    return {row["month"]: row for row in rows}
+
+
+def _sum(months: dict[int, dict], key: str):
+    return sum((row[key] or 0 for row in months.values()), 0)
+
+
+def oneshop_ratio_tile(months: dict[int, dict], year: int, upto: int, url: str):
+    from poverty_registry.charts import Tile, monthly_trend, percent
+
+    cost, self_pay = _sum(months, "cost"), _sum(months, "paid_self")
+    value = percent(cost - self_pay, cost)
+    low, high = ONESHOP_TARGET
+    state = "" if value is None else "ok" if low <= value <= high else "bad" if value < low else "warn"
+    trend = {month: percent((row["cost"] or 0) - (row["paid_self"] or 0), row["cost"])
+             for month, row in months.items() if row["cost"]}
+    return Tile("oneshop_ratio", f"{year}年贫困人口一站式结算实际报销比例", "—" if value is None else f"{value}", "%",
+                f"目标 {low}%–{high}%", state,
+                [("医疗总费用", f"{cost:,.2f}元"), ("个人自付", f"{self_pay:,.2f}元")],
+                monthly_trend("实际报销比例（按入院月份，%）", trend, months=upto, unit="%", band=ONESHOP_TARGET,
+                              ceiling=100, skip_missing=True), url)
+
+
+def low_self_pay_tile(months: dict[int, dict], year: int, upto: int, url: str):
+    from poverty_registry.charts import Tile, monthly_trend, percent
+
+    inpatients, low = _sum(months, "inpatients"), _sum(months, "low")
+    value = percent(low, inpatients)
+    trend = {month: percent(row["low"], row["inpatients"]) for month, row in months.items() if row["inpatients"]}
+    return Tile("low_self_pay", f"{year}年贫困人口县域内住院个人自付≤10%占比", "—" if value is None else f"{value}",
+                "%", "目标 100%", "" if value is None else "ok" if low == inpatients else "warn",
+                [("县域内住院", f"{inpatients:,}人次"), ("自付≤10%", f"{low:,}人次")],
+                monthly_trend("自付≤10%占比（按入院月份，%）", trend, months=upto, unit="%", goal=100,
+                              skip_missing=True), url)

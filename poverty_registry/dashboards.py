@@ -1,6 +1,8 @@
-"""What each role sees first: its region, its numbers and its to-dos (read-only selectors)."""
+"""What each role sees first: its region, the numbers it answers for this year as tiles with their trend by
+month (each app's home_numbers: one set-based query per number), its counts and its to-dos."""
 from __future__ import annotations
 
+from django.db.models import Count, Q
 from django.urls import reverse
 
 from claims.selectors import home_numbers as settlement_numbers
@@ -9,25 +11,28 @@ from enrollment.selectors import home_numbers as enrolment_numbers
 
 from .matching.selectors import home_numbers as matching_numbers
 from .models import Household, Person, Region
-from .vocab import ROLES
+from .navigation import identity
 
 
 def home_context(user) -> dict:
     region = user.region if user.region_id else None
     persons = Person.objects.restrict(user)
+    region_name, role_name = identity(user)
     context = {
         "region": region,
-        "region_name": region.full_name if region else ("全部区划" if user.is_superuser else "未分配辖区"),
-        "role_name": ROLES.get(user.role, "超级管理员" if user.is_superuser else "未分配角色"),
+        "region_name": region_name,
+        "role_name": role_name,
         "figures": [],
+        "tiles": [],
         "todos": [],
         "links": [],
     }
     if user.has_perm("poverty_registry.view_person"):
+        counts = persons.aggregate(all=Count("id"), dead=Count("id", filter=Q(death_date__isnull=False)))
         context["figures"] += [
-            ("建档立卡人员", persons.count()),
+            ("建档立卡人员", counts["all"]),
             ("建档立卡户", Household.objects.restrict(user).count()),
-            ("已死亡待核", persons.filter(death_date__isnull=False).count()),
+            ("已死亡待核", counts["dead"]),
         ]
         context["links"].append(("建档立卡人员", reverse("admin:poverty_registry_person_changelist")))
     for key, items in enrolment_numbers(user).items():

@@ -94,10 +94,10 @@ def test_home_numbers_per_role(client, ledger, clerk_a, county_a):
     assert figures[f"{YEAR}年未参保"] == 1
     client.force_login(county_a)
     client.post(reverse("enrollment:compute"), {"year": YEAR})
-    figures = dict(client.get(reverse("home")).context["figures"])
-    assert figures[f"{YEAR}年参保率"] == "75.00%"
+    tiles = {tile.key: tile for tile in client.get(reverse("home")).context["tiles"]}
+    assert (tiles["enrolment_rate"].title, tiles["enrolment_rate"].value) == (f"{YEAR}年参保率", "75.00")
     total = sum(SubsidyLine.objects.values_list("subsidy", flat=True))
-    assert figures[f"{YEAR}年资助金额（元）"] == total
+    assert tiles["subsidy_paid"].value == f"{total:,.2f}"
 
 
 def test_rates_are_live_after_an_enrolment_or_a_ledger_change(ledger):
