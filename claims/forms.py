@@ -109,7 +109,10 @@ class PolicyParamsForm(forms.ModelForm):
     """Every §6.4 parameter as its own labelled field; saving always makes a new version (the admin)."""
 
     note = forms.CharField(label="调整说明", max_length=200, required=False)
-    resettle = forms.BooleanField(label="保存后立即按新版本重新结算该年度", required=False, initial=True)
+    # Opt-in: a re-settlement rewrites every claim of the year and cannot be taken back (issue 15).
+    resettle = forms.BooleanField(label="保存后立即按新版本重新结算该年度", required=False, initial=False,
+                                  help_text="不勾选时，已结算的单据保持原结果，此后到达或更正的单据按新版本结算；"
+                                            "勾选后保存前会列出将重新结算的单据数，请核对后确认")
 
     class Meta:
         model = PolicySet
@@ -181,6 +184,17 @@ class PolicyParamsForm(forms.ModelForm):
             head = path.split(".")[0]
             groups.setdefault(SEGMENTS.get(head, "其他"), []).append(self[field_name(path)])
         return list(groups.items())
+
+
+def changed_parameters(old: dict, new: dict) -> list[str]:
+    """Labels of the parameters whose value differs between two PolicyParams.to_dict() documents."""
+    def value(data, path):
+        try:
+            return _get(data, path)
+        except (KeyError, TypeError):
+            return None
+
+    return [label_of(path) for path, _ in PARAMETERS if value(old, path) != value(new, path)]
 
 
 class ClaimEntryForm(forms.ModelForm):
