@@ -100,9 +100,9 @@ class PolicySetAdmin(ScopedAdmin):
         target = self.target_region(request, form.instance)
         year = form.instance.year
         old = obj.params if obj is not None else self._in_force_params(year, target.code)
-        return confirmations.policy_save_ask(
-            year, target, policies.next_version(year, target.code), changed_parameters(old, form.params.to_dict()),
-            bool(form.cleaned_data.get("resettle")), self._back_url(obj))
+        changed = changed_parameters(old, form.params.to_dict()) if old else None
+        return confirmations.policy_save_ask(year, target, policies.next_version(year, target.code), changed,
+                                             bool(form.cleaned_data.get("resettle")), self._back_url(obj))
 
     @staticmethod
     def _in_force_params(year: int, region_code: str) -> dict:

@@ -25,10 +25,13 @@ def resettle_ask(year: int, region: Region, back: str) -> Ask:
                facts=[Fact("区划", f"{region.full_name}（{region.code}）", "region"), *facts])
 
 
-def policy_save_ask(year: int, region: Region, version: int, changed: list[str], resettle: bool, back: str) -> Ask:
+def policy_save_ask(year: int, region: Region, version: int, changed: list[str] | None, resettle: bool,
+                    back: str) -> Ask:
+    """`changed`: labels of the parameters that differ from the version edited; None when the year had none."""
     facts = [Fact("政策", f"{year}年度 {region.full_name}（{region.code}）", "policy"),
              Fact("新版本", f"{region.code}-{year}-v{version}（保存后即为现行版本）", "version"),
-             Fact("修改的参数", f"{len(changed)} 项", "changed")]
+             Fact("修改的参数", "新设（该年度此前没有现行政策）" if changed is None else f"{len(changed)} 项",
+                  "changed")]
     if resettle:
         more, what = _resettle_facts(year, region)
         facts += [Fact("重新结算", "是", "resettle"), *more]
@@ -37,7 +40,10 @@ def policy_save_ask(year: int, region: Region, version: int, changed: list[str],
         facts.append(Fact("重新结算", "否", "resettle"))
         consequence = (f"将保存为新版本 v{version} 并立即生效：已结算的单据保持原结果，"
                        "此后到达或更正的单据按新版本结算。")
-    notes = [f"修改：{'、'.join(changed)}"] if changed else ["参数未修改（仍将另存为新版本）。"]
+    if changed is None:
+        notes = []
+    else:
+        notes = [f"修改：{'、'.join(changed)}"] if changed else ["参数未修改（仍将另存为新版本）。"]
     return Ask(title=f"保存{year}年度结算政策", facts=facts, consequence=consequence, button="确认保存",
                cancel_url=back, notes=notes)
 

@@ -111,3 +111,14 @@ def test_resettle_start_asks_with_the_figures(client, county_a, year_claims, mon
     assert not ResettleRun.objects.exists()
     assert client.post(url, page["data"]).status_code == 302
     assert ResettleRun.objects.get().region_id == "430621"
+
+
+def test_first_version_of_a_new_year_asks_and_saves(client, city_officer, policies):  # noqa: F811
+    client.force_login(city_officer)
+    url = reverse("admin:claims_policyset_add")
+    page = confirmation_of(client.post(url, {**form_data(policies[2024]), "year": "2027", "region": "4306"}))
+    assert (page["facts"]["version"], page["facts"]["changed"]) == ("4306-2027-v1（保存后即为现行版本）",
+                                                                      "新设（该年度此前没有现行政策）")
+    assert not PolicySet.objects.filter(year=2027).exists()
+    assert client.post(url, page["data"]).status_code == 302
+    assert PolicySet.objects.get(year=2027).version == 1
