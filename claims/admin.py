@@ -139,35 +139,57 @@ def _shown(value) -> str:
 
 from django.urls import NoReverseMatch, reverse  # noqa: E402
 
+from .forms import SupervisionParamForm, rule_field_name  # noqa: E402
 from .models import Case, CaseAttachment, CaseEvent, CaseHit, Recovery, ScreeningHit, SupervisionParam  # noqa: E402
 from .resources import CaseResource, ScreeningHitResource, SupervisionParamResource  # noqa: E402
-from .rules import PARAM_CHOICES, defaults_of  # noqa: E402
+from .rules import PARAM_CHOICES, PARAMETERS, RULES, defaults_of, describe_params  # noqa: E402
 
 
 @admin.register(SupervisionParam)
 class SupervisionParamAdmin(ReferenceImportMixin, ScopedAdmin):
+    """Each parameter a labelled field (claims.forms.SupervisionParamForm); adding one first asks which rule;
+    many settings at once import through django-import-export's preview (JSON text in the params column)."""
+
     resource_classes = [SupervisionParamResource]
+    form = SupervisionParamForm
     list_display = ("code", "region", "year", "severity", "enabled", "params_text", "note", "updated_at")
     list_filter = ("code", "severity", "enabled", "year")
     search_fields = ("=region__code", "region__name")
-    fields = ("code", "region", "year", "severity", "enabled", "params", "defaults_text", "note")
-    readonly_fields = ("defaults_text",)
+    base_fields = ("code", "region", "year", "severity", "enabled", "note")
 
-    def get_changeform_initial_data(self, request):
-        initial = super().get_changeform_initial_data(request)
-        if initial.get("code") in PARAM_CHOICES:
-            initial.setdefault("params", defaults_of(initial["code"]))
-        return initial
+    def rule_code(self, request, obj=None) -> str | None:
+        code = obj.code if obj is not None else request.GET.get("code")
+        return code if code in PARAM_CHOICES else None
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if self.rule_code(request) is None and self.has_add_permission(request):
+            return render(request, "admin/claims/supervisionparam/pick_rule.html", {
+                **self.admin_site.each_context(request), "opts": self.opts, "title": "选择要设置参数的规则",
+                "rules": [(code, label, RULES[code].description if code in RULES else "认定欺诈骗保后的罚款倍数",
+                           describe_params(code, defaults_of(code))) for code, label in PARAM_CHOICES.items()]})
+        return super().add_view(request, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["fields"] = self.base_fields  # the parameter fields are the form's own, made per rule
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"rule_code": self.rule_code(request, obj)})
+
+    def get_fieldsets(self, request, obj=None):
+        code = self.rule_code(request, obj)
+        fieldsets = [(None, {"fields": self.base_fields})]
+        if code and PARAMETERS[code]:
+            fieldsets.append((f"规则参数：{PARAM_CHOICES[code]}", {
+                "fields": [rule_field_name(key) for key in PARAMETERS[code]],
+                "description": RULES[code].description if code in RULES else "",
+            }))
+        elif code:
+            fieldsets.append(("规则参数", {"fields": (),
+                                           "description": "该规则没有可调整的参数，可设置风险等级与是否启用。"}))
+        return fieldsets
 
     @admin.display(description="参数")
     def params_text(self, obj):
-        return json.dumps(obj.params, ensure_ascii=False)
-
-    @admin.display(description="默认参数（DOMAIN §7）")
-    def defaults_text(self, obj):
-        codes = [obj.code] if obj and obj.code else list(PARAM_CHOICES)
-        return format_html_join("", "<div><b>{}</b> {}</div>",
-                                ((PARAM_CHOICES[c], json.dumps(defaults_of(c), ensure_ascii=False)) for c in codes))
+        return describe_params(obj.code, obj.params)
 
 
 def _supervision_link(name: str, pk) -> str:

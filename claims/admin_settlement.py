@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
+from poverty_registry import confirmation
 from poverty_registry.admin_base import (
     AccessLoggedAdmin,
     MaskedIdNumberAdmin,
@@ -20,9 +22,9 @@ from poverty_registry.admin_base import (
 )
 from poverty_registry.scoping import region_scope
 
+from . import confirmations, services
 from . import policy as policies
-from . import services
-from .forms import ClaimEntryForm, PolicyParamsForm
+from .forms import ClaimEntryForm, PolicyParamsForm, changed_parameters
 from .models import Claim, Hospital, PolicySet, Settlement
 from .resources import ClaimResource, CountyIncomeResource, HospitalResource, SettlementResource
 from .screening import screen_on_commit
@@ -79,6 +81,44 @@ class PolicySetAdmin(ScopedAdmin):
         if request.user.region is None:
             raise PermissionDenied
         return request.user.region
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A valid save is shown first on a confirmation page (new version, changed parameters, and with
+        re-settlement the claims it rewrites); only that page's POST saves."""
+        if request.method == "POST":
+            ask = self._save_ask(request, object_id)
+            if ask is not None and not confirmation.is_confirmed(request, ask):
+                return confirmation.confirmation_page(request, ask, template="admin/confirm_action.html", context={
+                    **self.admin_site.each_context(request), "opts": self.opts})
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _save_ask(self, request, object_id) -> confirmation.Ask | None:
+        """The confirmation of a valid form; None lets the admin answer (errors, permissions, 404)."""
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        if (object_id and obj is None) or not (self.has_change_permission(request, obj) if obj
+                                               else self.has_add_permission(request)):
+            return None
+        form = self.get_form(request, obj, change=obj is not None)(request.POST, request.FILES, instance=obj)
+        if not form.is_valid():
+            return None
+        target = self.target_region(request, form.instance)
+        year = form.instance.year
+        old = obj.params if obj is not None else self._in_force_params(year, target.code)
+        changed = changed_parameters(old, form.params.to_dict()) if old else None
+        return confirmations.policy_save_ask(year, target, policies.next_version(year, target.code), changed,
+                                             bool(form.cleaned_data.get("resettle")), self._back_url(obj))
+
+    @staticmethod
+    def _in_force_params(year: int, region_code: str) -> dict:
+        try:
+            return policies.policy_for(year, region_code).params
+        except policies.PolicyNotFound:
+            return {}
+
+    def _back_url(self, obj) -> str:
+        if obj is None:
+            return reverse("admin:claims_policyset_add")
+        return reverse("admin:claims_policyset_change", args=[obj.pk])
 
     def save_model(self, request, obj, form, change):
         region = self.target_region(request, obj)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from poverty_registry.idnumber import mask_id_number
@@ -179,9 +180,9 @@ def record_findings(case: Case, user, *, amount_to_recover: Decimal, penalty_mul
     return case
 
 
-@transaction.atomic
-def confirm(case: Case, user, note: str = "") -> Case:
-    """审核认定 by a second supervisor: not the investigator, not the one who opened the case."""
+def check_may_confirm(case: Case, user) -> None:
+    """CaseError unless the user may 审核认定 this case now (asked before its confirmation page, and again
+    when confirming)."""
     _require_change(user, case)
     if user.role != "supervisor":
         raise CaseError("只有基金监管人员可以审核认定案件")
@@ -189,7 +190,39 @@ def confirm(case: Case, user, note: str = "") -> Case:
         raise CaseError("不能审核认定自己立案或调查的案件，须由另一名监管人员审核")
     if case.state == "investigating" and (not case.target_kind or case.amount_to_recover <= 0):
         raise CaseError("认定前须由调查人录入应追回金额（大于0）和处理对象")
+
+
+@transaction.atomic
+def confirm(case: Case, user, note: str = "") -> Case:
+    """审核认定 by a second supervisor: not the investigator, not the one who opened the case."""
+    check_may_confirm(case, user)
     return _transition(case, user, "confirm", note, reviewer=user, decided_at=timezone.now())
+
+
+@dataclass(frozen=True)
+class ConfirmationFigures:
+    """What 审核认定 fixes: the hits and claims of the case, and the money due from the target."""
+
+    hits: int
+    claims: int
+    amount: Decimal
+    penalty: Decimal
+    target: str
+
+    @property
+    def due(self) -> Decimal:
+        return self.amount + self.penalty
+
+
+def confirmation_figures(case: Case) -> ConfirmationFigures:
+    counts = CaseHit.objects.filter(case=case).aggregate(hits=Count("id"), claims=Count("hit__claim", distinct=True))
+    if case.target_kind == "hospital" and case.target_hospital_id:
+        target = case.target_hospital.name
+    else:
+        target = case.target_name or "—"
+    label = Case.TARGET_KINDS.get(case.target_kind, "")
+    return ConfirmationFigures(counts["hits"], counts["claims"], case.amount_to_recover, case.penalty_amount,
+                               f"{label}“{target}”" if label else target)
 
 
 @transaction.atomic

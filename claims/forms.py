@@ -1,5 +1,6 @@
-"""Forms of settlement: the policy set as readable fields over PolicyParams.to_dict()/from_dict (errors in
-Chinese, named by field), and manual claim entry (who the patient is, derived fields)."""
+"""Forms of settlement and supervision: the policy set as readable fields over PolicyParams.to_dict()/from_dict
+(errors in Chinese, named by field), a screening rule's parameters as fields declared in claims.rules, and manual
+claim entry (who the patient is, derived fields)."""
 from __future__ import annotations
 
 import typing
@@ -9,11 +10,14 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 
+from enrollment.models import ENROLMENT_STATUSES
 from poverty_registry.idnumber import IdNumberError, parse_id_number
 from poverty_registry.models import Person
 from poverty_registry.scoping import region_scope
 
-from .models import Claim, Hospital, PolicySet
+from .models import Claim, Hospital, PolicySet, SupervisionParam
+from .rules import CLEANERS, Param, ParamError, defaults_of, validate_params
+from .rules import PARAMETERS as RULE_PARAMETERS
 from .settlement import CATEGORY_LABELS, CATEGORY_NAMES, PolicyParams, SettlementInputError
 
 # Labels of the path segments of PolicyParams; a full label joins them: "基本医保 · 报销比例 · 县级".
@@ -109,7 +113,10 @@ class PolicyParamsForm(forms.ModelForm):
     """Every §6.4 parameter as its own labelled field; saving always makes a new version (the admin)."""
 
     note = forms.CharField(label="调整说明", max_length=200, required=False)
-    resettle = forms.BooleanField(label="保存后立即按新版本重新结算该年度", required=False, initial=True)
+    # Opt-in: a re-settlement rewrites every claim of the year and cannot be taken back (issue 15).
+    resettle = forms.BooleanField(label="保存后立即按新版本重新结算该年度", required=False, initial=False,
+                                  help_text="不勾选时，已结算的单据保持原结果，此后到达或更正的单据按新版本结算；"
+                                            "勾选后保存前会列出将重新结算的单据数，请核对后确认")
 
     class Meta:
         model = PolicySet
@@ -183,6 +190,17 @@ class PolicyParamsForm(forms.ModelForm):
         return list(groups.items())
 
 
+def changed_parameters(old: dict, new: dict) -> list[str]:
+    """Labels of the parameters whose value differs between two PolicyParams.to_dict() documents."""
+    def value(data, path):
+        try:
+            return _get(data, path)
+        except (KeyError, TypeError):
+            return None
+
+    return [label_of(path) for path, _ in PARAMETERS if value(old, path) != value(new, path)]
+
+
 class ClaimEntryForm(forms.ModelForm):
     """Manual entry of a claim: the patient must be in the ledger or enrolled for the year, in the user's region;
     level, year, person and region follow from the hospital and the ID number."""
@@ -231,4 +249,99 @@ class ClaimEntryForm(forms.ModelForm):
         self.instance.region_id = region
         if cleaned.get("hospital"):
             self.instance.hospital_level = cleaned["hospital"].level
+        return cleaned
+
+
+# ---- screening rule parameters (基金监管规则参数) ------------------------------------------------------------
+
+def rule_field_name(key: str) -> str:
+    return f"param__{key}"
+
+
+def _bounds_text(p: Param) -> str:
+    default = "、".join(p.default) if isinstance(p.default, list) else p.default
+    if p.kind == "statuses":
+        default = "、".join(ENROLMENT_STATUSES.get(code, code) for code in p.default)
+    limits = f"范围 {p.min}–{p.max} {p.unit}；" if p.min is not None and p.max is not None else ""
+    return f"{p.help}。{limits}默认 {default}{p.unit if p.kind in ('int', 'decimal') else ''}"
+
+
+def rule_param_field(p: Param, value) -> forms.Field:
+    """The form field of one declared parameter: label with unit, bounds, explanation, Chinese errors."""
+    label = f"{p.label}（{p.unit}）" if p.unit else p.label
+    help_text = _bounds_text(p)
+    if p.kind in ("int", "decimal"):
+        errors = {"required": f"请填写{p.label}", "invalid": f"{p.label}须为{'整数' if p.kind == 'int' else '数字'}",
+                  "min_value": f"{p.label}不能小于 {p.min}{p.unit}", "max_value": f"{p.label}不能大于 {p.max}{p.unit}",
+                  "max_decimal_places": f"{p.label}最多保留两位小数", "max_digits": f"{p.label}数值过大"}
+        if p.kind == "int":
+            return forms.IntegerField(label=label, min_value=p.min, max_value=p.max, initial=value,
+                                      help_text=help_text, error_messages=errors)
+        return forms.DecimalField(label=label, min_value=p.min, max_value=p.max, max_digits=12, decimal_places=2,
+                                  initial=value, help_text=help_text, error_messages=errors)
+    if p.kind == "statuses":
+        return forms.MultipleChoiceField(label=label, choices=list(ENROLMENT_STATUSES.items()), initial=value,
+                                         widget=forms.CheckboxSelectMultiple, help_text=help_text,
+                                         error_messages={"required": f"{p.label}至少选择一项",
+                                                         "invalid_choice": "“%(value)s”不是参保状态"})
+    return forms.CharField(label=label, initial=", ".join(value), widget=forms.Textarea(attrs={"rows": 2}),
+                           help_text=help_text, error_messages={"required": f"请填写{p.label}"})
+
+
+def parse_code_ranges(text: str) -> list[str]:
+    """"O00-O9A, N70-N98" (commas, 、 or new lines) → ["O00-O9A", "N70-N98"]."""
+    for separator in ("，", "、", "\n", ";", "；"):
+        text = text.replace(separator, ",")
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class SupervisionParamForm(forms.ModelForm):
+    """A screening rule's (or the penalty's) parameters as labelled fields, declared once in
+    claims.rules.PARAMETERS; the stored JSON is what validate_params returns, as screening reads it.
+    `rule_code` is the rule being set (the admin sets it per request; a saved row keeps its own)."""
+
+    rule_code: str | None = None
+
+    class Meta:
+        model = SupervisionParam
+        fields = ("code", "region", "year", "severity", "enabled", "note")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        code = self.instance.code if self.instance.pk else self.rule_code
+        self.code = code if code in RULE_PARAMETERS else None
+        if self.code is None:
+            return
+        if "code" in self.fields:  # the fields below belong to this rule: it is not changed here
+            self.fields["code"].disabled = True
+            self.initial["code"] = self.code
+        current = {**defaults_of(self.code), **(self.instance.params or {})}
+        for key, p in RULE_PARAMETERS[self.code].items():
+            self.fields[rule_field_name(key)] = rule_param_field(p, current[key])
+
+    def parameter_names(self) -> list[str]:
+        return [rule_field_name(key) for key in RULE_PARAMETERS.get(self.code, {})]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.code is None:
+            return cleaned
+        values = {}
+        for key, p in RULE_PARAMETERS[self.code].items():
+            name = rule_field_name(key)
+            if name not in cleaned:
+                continue  # the field's own error is already shown
+            value = cleaned[name]
+            if p.kind == "codes":
+                value = parse_code_ranges(value)
+            try:
+                values[key] = CLEANERS[p.kind](value, p)
+            except ParamError as exc:
+                self.add_error(name, str(exc))
+        if self.errors:
+            return cleaned
+        try:
+            self.instance.params = validate_params(self.code, values)
+        except ParamError as exc:  # across parameters: the penalty's lowest above its highest
+            self.add_error(self.parameter_names()[-1], str(exc))
         return cleaned

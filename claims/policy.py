@@ -84,6 +84,12 @@ def params_for_code(code: str | None, year: int, region_code: str = "") -> Polic
     return params_of(policy)
 
 
+def next_version(year: int, region_code: str) -> int:
+    """The version number the next save for (year, region) gets."""
+    last = PolicySet.objects.filter(year=year, region_id=region_code).aggregate(last=Max("version"))["last"]
+    return (last or 0) + 1
+
+
 @transaction.atomic
 def save_version(year: int, region: Region, params: PolicyParams, *, user=None, note: str = "") -> PolicySet:
     """Store parameters as the next version for (year, region) and put it in force.
@@ -92,9 +98,8 @@ def save_version(year: int, region: Region, params: PolicyParams, *, user=None, 
     edits its city's policy gets its own version, which then wins for the county (policy_for).
     """
     list(PolicySet.objects.select_for_update().filter(year=year, region=region))
-    last = PolicySet.objects.filter(year=year, region=region).aggregate(last=Max("version"))["last"] or 0
+    version = next_version(year, region.code)
     PolicySet.objects.filter(year=year, region=region, in_force=True).update(in_force=False)
-    version = last + 1
     return PolicySet.objects.create(
         code=f"{region.code}-{year}-v{version}", year=year, region=region, version=version,
         params=params.to_dict(), in_force=True, note=note[:200], created_by=user,

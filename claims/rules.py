@@ -9,7 +9,7 @@ ones in `evidence.claims`. No Django models are imported here; claims.screening 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 SEVERITIES = {"high": "高", "medium": "中", "low": "低"}
@@ -26,12 +26,77 @@ def _earlier(earlier: str, later: str) -> str:
 
 
 @dataclass(frozen=True)
+class Param:
+    """One parameter of a rule, declared once: the form's field (label, unit, bounds, explanation), the
+    rule's default and the validation of a stored value all read it."""
+
+    label: str
+    kind: str  # "int", "decimal" (stored as a string), "codes" (ICD-10 3-character ranges), "statuses"
+    default: object
+    unit: str = ""
+    min: Decimal | int | None = None
+    max: Decimal | int | None = None
+    help: str = ""
+
+
+# key → Param per rule (and the penalty multiple). The stored JSON of a SupervisionParam is {key: value} with
+# exactly these keys and the default's type (int, decimal string, list of "A00-B99" strings, list of codes).
+PARAMETERS: dict[str, dict[str, Param]] = {
+    "R01": {}, "R02": {}, "R06": {},
+    "R03": {
+        "days": Param("再入院间隔", "int", 15, "天", 0, 90,
+                      "出院后这么多天内（含当天）以相同3位诊断再次入住同一医院，即列为分解住院疑点"),
+    },
+    "R04": {
+        "male": Param("男性不可能的诊断", "codes", ["O00-O9A", "N70-N98", "C51-C58"],
+                      help="男性出现即为疑点的诊断编码区间（ICD-10 前3位），用逗号或换行分隔，如 O00-O9A"),
+        "female": Param("女性不可能的诊断", "codes", ["N40-N51", "C60-C63"],
+                        help="女性出现即为疑点的诊断编码区间（ICD-10 前3位），用逗号或换行分隔"),
+        "infant": Param("仅婴儿可能的诊断", "codes", ["P00-P96"],
+                        help="围产期等只应出现在婴儿身上的诊断编码区间；超过下方年龄的参保人出现即为疑点"),
+        "infant_max_years": Param("婴儿年龄上限", "int", 1, "周岁", 0, 18,
+                                  "入院时年满这个周岁数，再出现上方“仅婴儿可能的诊断”即为疑点"),
+    },
+    "R05": {
+        "enrolled_statuses": Param("视为已参保的参保状态", "statuses", ["enrolled"],
+                                   help="结算年度的参保状态不在所选之列（或没有参保记录）的结算单列为疑点"),
+    },
+    "R07": {
+        "k": Param("费用倍数", "decimal", "3", "倍", Decimal("1"), Decimal("20"),
+                   "总费用超过同诊断（3位）同等级医院中位数的这么多倍，即列为费用异常偏高"),
+        "min_claims": Param("最少样本数", "int", 30, "张", 1, 10000,
+                            "同诊断同等级医院的结算单不少于这么多张时才计算中位数，样本太少不判断"),
+    },
+    "R08": {
+        "max_admissions": Param("住院次数上限", "int", 6, "次", 1, 100,
+                                "统计期内住院次数超过这个数即列为频繁住院疑点"),
+        "window_days": Param("统计期", "int", 365, "天", 1, 730, "向前统计住院次数的天数"),
+    },
+    "R09": {
+        "max_days": Param("住院天数上限", "int", 30, "天", 1, 365,
+                          "住院天数超过这个数且日均费用低于下限时列为挂床疑点"),
+        "daily_floor": Param("日均费用下限", "decimal", "100.00", "元", Decimal("0"), Decimal("100000"),
+                             "住院日均总费用低于这个金额（且住院天数超过上限）时列为挂床疑点"),
+    },
+    PENALTY: {
+        "min_multiple": Param("最低处罚倍数", "decimal", "2", "倍", Decimal("0"), Decimal("10"),
+                              "认定欺诈骗保后罚款的最低倍数（医疗保障基金使用监督管理条例：2至5倍）"),
+        "max_multiple": Param("最高处罚倍数", "decimal", "5", "倍", Decimal("0"), Decimal("10"),
+                              "罚款的最高倍数，不能小于最低倍数"),
+    },
+}
+
+
+def _defaults(code: str) -> dict:
+    return {key: list(p.default) if isinstance(p.default, list) else p.default for key, p in PARAMETERS[code].items()}
+
+
+@dataclass(frozen=True)
 class Rule:
     code: str
     name: str
     description: str
     severity: str
-    defaults: dict = field(default_factory=dict)
     inpatient_only: bool = False
     needs_person_death: bool = False
 
@@ -39,32 +104,28 @@ class Rule:
     def label(self) -> str:
         return f"{self.code} {self.name}"
 
+    @property
+    def defaults(self) -> dict:
+        return _defaults(self.code)
+
 
 RULES: dict[str, Rule] = {rule.code: rule for rule in (
     Rule("R01", "死亡后就医", "入院或出院日期晚于本人死亡日期", "high", needs_person_death=True),
     Rule("R02", "住院时间重叠", "同一人两次住院时间重叠（任意医院）", "high", inpatient_only=True),
-    Rule("R03", "分解住院", "出院后 N 天内以相同3位诊断再次入住同一医院", "medium", {"days": 15}, inpatient_only=True),
-    Rule("R04", "诊断与性别年龄不符", "诊断不可能发生于该性别或年龄（借证/冒名）", "high", {
-        "male": ["O00-O9A", "N70-N98", "C51-C58"],
-        "female": ["N40-N51", "C60-C63"],
-        "infant": ["P00-P96"],
-        "infant_max_years": 1,
-    }),
-    Rule("R05", "未参保结算", "结算年度未参保", "high", {"enrolled_statuses": ["enrolled"]}),
+    Rule("R03", "分解住院", "出院后 N 天内以相同3位诊断再次入住同一医院", "medium", inpatient_only=True),
+    Rule("R04", "诊断与性别年龄不符", "诊断不可能发生于该性别或年龄（借证/冒名）", "high"),
+    Rule("R05", "未参保结算", "结算年度未参保", "high"),
     Rule("R06", "重复结算单", "同一人、医院、出入院日期、总费用相同而单号不同", "high"),
-    Rule("R07", "费用异常偏高", "总费用超过同诊断（3位）同等级医院中位数的 k 倍（样本不少于设定数）", "low",
-         {"k": "3", "min_claims": 30}),
-    Rule("R08", "频繁住院", "365 天内住院超过 N 次", "medium", {"max_admissions": 6, "window_days": 365},
-         inpatient_only=True),
-    Rule("R09", "挂床住院", "住院天数超过 N 天且日均费用低于下限", "medium", {"max_days": 30, "daily_floor": "100.00"},
-         inpatient_only=True),
+    Rule("R07", "费用异常偏高", "总费用超过同诊断（3位）同等级医院中位数的 k 倍（样本不少于设定数）", "low"),
+    Rule("R08", "频繁住院", "365 天内住院超过 N 次", "medium", inpatient_only=True),
+    Rule("R09", "挂床住院", "住院天数超过 N 天且日均费用低于下限", "medium", inpatient_only=True),
 )}
-PENALTY_DEFAULTS = {"min_multiple": "2", "max_multiple": "5"}
+PENALTY_DEFAULTS = _defaults(PENALTY)
 PARAM_CHOICES = {**{code: rule.label for code, rule in RULES.items()}, PENALTY: "处罚倍数（欺诈骗保）"}
 
 
 def defaults_of(code: str) -> dict:
-    return dict(PENALTY_DEFAULTS if code == PENALTY else RULES[code].defaults)
+    return _defaults(code)
 
 
 def default_severity(code: str) -> str:
@@ -80,24 +141,30 @@ class ParamError(ValueError):
 ICD3 = re.compile(r"^[A-Z][0-9][0-9A-Z]$")
 
 
-def _int(value, name: str, minimum: int) -> int:
-    try:
-        number = int(str(value))
-    except (TypeError, ValueError):
-        raise ParamError(f"{name} 须为整数") from None
-    if number < minimum:
-        raise ParamError(f"{name} 不能小于 {minimum}")
+def _bounded(number, p: Param):
+    if p.min is not None and number < p.min:
+        raise ParamError(f"{p.label} 不能小于 {p.min}{p.unit}")
+    if p.max is not None and number > p.max:
+        raise ParamError(f"{p.label} 不能大于 {p.max}{p.unit}")
     return number
 
 
-def _decimal(value, name: str, minimum: Decimal) -> str:
+def _int(value, p: Param) -> int:
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        raise ParamError(f"{p.label} 须为整数") from None
+    return _bounded(number, p)
+
+
+def _decimal(value, p: Param) -> str:
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        raise ParamError(f"{name} 须为数字") from None
-    if not number.is_finite() or number < minimum:
-        raise ParamError(f"{name} 不能小于 {minimum}")
-    return str(number)
+        raise ParamError(f"{p.label} 须为数字") from None
+    if not number.is_finite():
+        raise ParamError(f"{p.label} 须为数字")
+    return str(_bounded(number, p))
 
 
 def parse_code_range(text: str) -> tuple[str, str]:
@@ -110,10 +177,19 @@ def parse_code_range(text: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def _ranges(value, name: str) -> list[str]:
+def _ranges(value, p: Param) -> list[str]:
     if not isinstance(value, list):
-        raise ParamError(f"{name} 须为编码区间列表，如 [\"O00-O9A\"]")
+        raise ParamError(f"{p.label} 须为编码区间列表，如 [\"O00-O9A\"]")
     return ["-".join(parse_code_range(item)) for item in value]
+
+
+def _statuses(value, p: Param) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(s, str) for s in value):
+        raise ParamError(f"{p.label} 须为参保状态列表，至少选择一项")
+    return value
+
+
+CLEANERS = {"int": _int, "decimal": _decimal, "codes": _ranges, "statuses": _statuses}
 
 
 def validate_params(code: str, params: dict | None) -> dict:
@@ -121,37 +197,27 @@ def validate_params(code: str, params: dict | None) -> dict:
     if code != PENALTY and code not in RULES:
         raise ParamError(f"未知规则 {code}")
     given = dict(params or {})
-    defaults = defaults_of(code)
-    unknown = set(given) - set(defaults)
+    declared = PARAMETERS[code]
+    unknown = set(given) - set(declared)
     if unknown:
-        raise ParamError(f"{code} 没有参数：{'、'.join(sorted(unknown))}（可用：{'、'.join(defaults) or '无'}）")
-    values = {**defaults, **given}
-    if code == "R03":
-        values["days"] = _int(values["days"], "days（天数）", 0)
-    elif code == "R04":
-        for key in ("male", "female", "infant"):
-            values[key] = _ranges(values[key], key)
-        values["infant_max_years"] = _int(values["infant_max_years"], "infant_max_years（年龄）", 0)
-    elif code == "R05":
-        statuses = values["enrolled_statuses"]
-        if not isinstance(statuses, list) or not statuses or not all(isinstance(s, str) for s in statuses):
-            raise ParamError("enrolled_statuses 须为参保状态列表，如 [\"enrolled\"]")
-    elif code == "R07":
-        values["k"] = _decimal(values["k"], "k（倍数）", Decimal("1"))
-        values["min_claims"] = _int(values["min_claims"], "min_claims（最少样本数）", 1)
-    elif code == "R08":
-        values["max_admissions"] = _int(values["max_admissions"], "max_admissions（次数）", 1)
-        values["window_days"] = _int(values["window_days"], "window_days（天数）", 1)
-    elif code == "R09":
-        values["max_days"] = _int(values["max_days"], "max_days（天数）", 1)
-        values["daily_floor"] = _decimal(values["daily_floor"], "daily_floor（日均费用下限）", Decimal("0"))
-    elif code == PENALTY:
-        low = Decimal(_decimal(values["min_multiple"], "min_multiple（最低倍数）", Decimal("0")))
-        high = Decimal(_decimal(values["max_multiple"], "max_multiple（最高倍数）", Decimal("0")))
-        if low > high:
-            raise ParamError("最低倍数不能大于最高倍数")
-        values.update(min_multiple=str(low), max_multiple=str(high))
+        raise ParamError(f"{code} 没有参数：{'、'.join(sorted(unknown))}（可用：{'、'.join(declared) or '无'}）")
+    values = {**_defaults(code), **given}
+    for key, p in declared.items():
+        values[key] = CLEANERS[p.kind](values[key], p)
+    if code == PENALTY and Decimal(values["min_multiple"]) > Decimal(values["max_multiple"]):
+        raise ParamError("最低处罚倍数不能大于最高处罚倍数")
     return values
+
+
+def describe_params(code: str, params: dict | None) -> str:
+    """Readable parameters for lists: "再入院间隔 20天；…" (defaults where the stored JSON has none)."""
+    values = {**_defaults(code), **(params or {})} if code in PARAMETERS else dict(params or {})
+    parts = []
+    for key, p in PARAMETERS.get(code, {}).items():
+        value = values.get(key)
+        shown = "、".join(value) if isinstance(value, list) else f"{value}{p.unit}"
+        parts.append(f"{p.label} {shown}")
+    return "；".join(parts) or "无参数"
 
 
 # ---- queries ------------------------------------------------------------------------------------

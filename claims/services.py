@@ -118,6 +118,32 @@ def start_resettle(year: int, region_code: str, *, reason: str = REASON_POLICY, 
     return run
 
 
+@dataclass(frozen=True)
+class ResettlePreview:
+    """What a batch re-settlement of a year in a region would take on (its confirmation page)."""
+
+    persons: int
+    claims: int
+    paid: Decimal  # paid now by the six tiers on those claims' current settlements
+
+
+# The persons prepare_resettle picks (a claim of the year in the region) and every claim of theirs in the year
+# (settle_person_years re-runs whole person-years, wherever the other claims were treated).
+RESETTLE_PREVIEW_SQL = """
+SELECT count(DISTINCT c.id_number), count(*),
+       coalesce(sum(s.basic + s.critical + s.assistance + s.hospital_waiver + s.special_insurance + s.backstop), 0)
+FROM claims_claim c LEFT JOIN claims_settlement s ON s.claim_id = c.id AND s.is_current
+WHERE c.year = %(year)s AND c.id_number IN (
+    SELECT id_number FROM claims_claim WHERE year = %(year)s AND region_id LIKE %(scope)s)
+"""
+
+
+def resettle_preview(year: int, region_code: str) -> ResettlePreview:
+    with connection.cursor() as cursor:
+        cursor.execute(RESETTLE_PREVIEW_SQL, {"year": year, "scope": region_code.replace("%", "") + "%"})
+        return ResettlePreview(*cursor.fetchone())
+
+
 def resettle_year(run_id: int, *, chunk_persons: int = 5_000) -> ResettleRun:
     """Run (or resume) a batch re-settlement in this process: split it into chunks if not yet done, then
     settle chunks until none is left. Several processes may call resettle_chunks on the same run at once."""

@@ -18,7 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from poverty_registry import access_log
+from poverty_registry import access_log, confirmation
 from poverty_registry.admin_base import audit_url, shown_id_number
 from poverty_registry.models import Region
 from poverty_registry.redirects import safe_next
@@ -26,6 +26,7 @@ from poverty_registry.tabular import neutralise_formula
 from poverty_registry.uploads import UPLOAD_NOT_STORED, upload_not_stored
 
 from . import cases as case_service
+from . import confirmations
 from . import supervision_reports as reports
 from .models import Case, CaseAttachment, Claim, Hospital, ScreeningHit
 from .rules import RULES, SEVERITIES
@@ -371,6 +372,11 @@ def case_action(request, pk):
     simple = {"investigate": case_service.start_investigation, "confirm": case_service.confirm,
               "recover": case_service.start_recovery, "close": case_service.close}
     try:
+        if action == "confirm" and case.state in case_service.TRANSITIONS["confirm"][0]:
+            case_service.check_may_confirm(case, user)  # refused before the page that asks, not after
+            ask = confirmations.case_confirm_ask(case, reverse("supervision:case", args=[case.pk]))
+            if not confirmation.is_confirmed(request, ask):
+                return confirmation.confirmation_page(request, ask)
         if action in simple:
             simple[action](case, user, note)
             messages.success(request, f"已{case_service.TRANSITIONS[action][2]}")

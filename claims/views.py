@@ -9,14 +9,15 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from poverty_registry import access_log
+from poverty_registry import access_log, confirmation
 from poverty_registry.admin_base import shown_id_number
 from poverty_registry.models import Region
 
-from . import exports, selectors, services
+from . import confirmations, exports, selectors, services
 from .filters import YearRegionForm
 from .models import Claim, Settlement
 from .settlement_models import PersonYearTotal, ResettleRun
@@ -99,6 +100,10 @@ def resettle_start(request):
     if not request.user.has_perm("claims.add_resettlerun"):
         raise PermissionDenied
     form, year, region = _scope_post(request)
+    back = f"{reverse('claims:statistics')}?year={year}&region={region}"
+    ask = confirmations.resettle_ask(year, Region.objects.get(code=region), back)
+    if not confirmation.is_confirmed(request, ask):
+        return confirmation.confirmation_page(request, ask)
     run = services.start_resettle(year, region, reason=services.REASON_POLICY,
                                   user=request.user)
     messages.success(request, f"已开始重新结算{year}年度")

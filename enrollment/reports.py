@@ -150,6 +150,26 @@ def report_summary(report: SubsidyReport) -> Summary:
         return _summary(cursor.fetchall())
 
 
+@dataclass
+class IssuePreview:
+    """What issuing a report would freeze: the figures its confirmation page shows."""
+
+    persons: int
+    lines: int
+    amount: Decimal
+    serial_no: str
+
+
+def issue_preview(year: int, region_code: str) -> IssuePreview:
+    """The lines FREEZE_SQL would copy now (the same filter), counted."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(DISTINCT person_id), count(*), coalesce(sum(subsidy), 0) "
+                       "FROM enrollment_subsidyline WHERE year = %s AND region_id LIKE %s",
+                       [year, scope_pattern(region_code)])
+        persons, lines, amount = cursor.fetchone()
+    return IssuePreview(persons, lines, amount, next_serial(year, region_code))
+
+
 def next_serial(year: int, region_code: str) -> str:
     prefix = f"ZZ{year}-{region_code}-"
     count = SubsidyReport.objects.filter(serial_no__startswith=prefix).count()

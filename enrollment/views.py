@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from poverty_registry import access_log
+from poverty_registry import access_log, confirmation
 from poverty_registry.models import Person, Region
 from poverty_registry.redirects import safe_next
 from poverty_registry.scoping import region_scope
@@ -97,13 +97,33 @@ def issue(request):
     if region is None:
         messages.error(request, "请选择出具报表的区划")
         return redirect(reverse("enrollment:subsidies"))
+    back = f"{reverse('enrollment:subsidies')}?year={year}&region={scope}"
+    preview = reports.issue_preview(year, scope)
+    if preview.lines:  # nothing to freeze: the service says so below, no page to confirm
+        ask = _issue_ask(year, region, preview, back)
+        if not confirmation.is_confirmed(request, ask):
+            return confirmation.confirmation_page(request, ask)
     try:
         report = reports.issue_report(year, scope, request.user)
     except reports.NothingToIssue as exc:
         messages.error(request, str(exc))
-        return redirect(f"{reverse('enrollment:subsidies')}?year={year}&region={scope}")
+        return redirect(back)
     messages.success(request, f"已出具报表，存根号 {report.serial_no}")
     return redirect("enrollment:report", pk=report.pk)
+
+
+def _issue_ask(year: int, region: Region, preview: reports.IssuePreview, back: str) -> confirmation.Ask:
+    return confirmation.Ask(
+        title=f"出具{year}年度资助参保报表",
+        facts=[confirmation.Fact("区划", f"{region.full_name}（{region.code}）", "region"),
+               confirmation.Fact("参保年度", f"{year}年", "year"),
+               confirmation.Fact("资助人数", f"{preview.persons:,} 人", "persons"),
+               confirmation.Fact("冻结明细", f"{preview.lines:,} 行", "lines"),
+               confirmation.Fact("资助金额合计", f"¥{preview.amount:,.2f}", "amount"),
+               confirmation.Fact("存根号", preview.serial_no, "serial")],
+        consequence=f"将把{region.name}{year}年度当前的资助明细冻结为报表存根：存根出具后不能修改或删除，"
+                    "以后重新计算资助只会显示为与该存根的差异。",
+        button="确认出具报表", cancel_url=back)
 
 
 def _report(request, pk) -> SubsidyReport:

@@ -7,12 +7,15 @@ the audit trail (triggers) records each change with the user from the request.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..models import MatchingItem, MatchLink, PersonCategory
 from ..vocab import CATEGORIES
+from .differences import ENROLMENTS
 from .vocab import ITEM_STATUSES, ITEM_TRANSITIONS, OPEN_STATUSES
 
 
@@ -58,11 +61,51 @@ def decide_link(link: MatchLink, user, confirm: bool, note: str = "") -> MatchLi
     return link
 
 
-def mark_deceased(item: MatchingItem, user) -> MatchingItem:
-    """M05 follow-up: record the death date on the ledger person (subsidies stop; later claims hit R01)."""
+def _death_of(item: MatchingItem) -> dt.date:
     death = _detail_date(item, "death_date")
     if item.code != "M05" or item.person is None or death is None:
         raise ActionRefused("只有台账人员的死亡记录事项可以标记死亡")
+    return death
+
+
+@dataclass(frozen=True)
+class DeathPreview:
+    """What marking the person dead touches (its confirmation page)."""
+
+    death_date: dt.date
+    recorded_death: dt.date | None  # the ledger's death date now, if any
+    open_items: int  # open work items of the person, this one included (it closes; the others stay)
+    categories_after: int  # category spans still held after the death date (marking does not end them)
+    enrolments_after: int  # 正常参保 enrolments of years after the year of death
+    subsidy_lines_after: int  # subsidy lines of years after the year of death, cancelled by the next computation
+    subsidy_after: Decimal
+
+
+# Enrolment and subsidy tables read by name, as the differences do: matching stays below enrollment.
+AFTER_DEATH_SQL = f"""
+SELECT (SELECT count(*) FROM {ENROLMENTS}
+        WHERE (person_id = %(person)s OR id_number = %(number)s) AND year > %(year)s AND status = 'enrolled'),
+       (SELECT count(*) FROM enrollment_subsidyline WHERE person_id = %(person)s AND year > %(year)s),
+       (SELECT coalesce(sum(subsidy), 0) FROM enrollment_subsidyline WHERE person_id = %(person)s AND year > %(year)s)
+"""
+
+
+def deceased_preview(item: MatchingItem) -> DeathPreview:
+    death = _death_of(item)
+    person = item.person
+    with connection.cursor() as cursor:
+        cursor.execute(AFTER_DEATH_SQL, {"person": person.pk, "number": person.id_number, "year": death.year})
+        enrolments, lines, amount = cursor.fetchone()
+    return DeathPreview(
+        death_date=death, recorded_death=person.death_date,
+        open_items=MatchingItem.objects.filter(person=person, status__in=OPEN_STATUSES).count(),
+        categories_after=PersonCategory.objects.filter(person=person).held_on(death + dt.timedelta(days=1)).count(),
+        enrolments_after=enrolments, subsidy_lines_after=lines, subsidy_after=amount)
+
+
+def mark_deceased(item: MatchingItem, user) -> MatchingItem:
+    """M05 follow-up: record the death date on the ledger person (subsidies stop; later claims hit R01)."""
+    death = _death_of(item)
     with transaction.atomic():
         person = type(item.person).objects.select_for_update().get(pk=item.person_id)
         person.death_date = death

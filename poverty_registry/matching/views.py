@@ -11,14 +11,16 @@ from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from import_export.formats.base_formats import XLSX
 
 from claims.models import AuditRecord
 
-from .. import access_log
+from .. import access_log, confirmation
 from ..admin_base import shown_id_number
+from ..idnumber import mask_id_number
 from ..models import MatchingItem, MatchingRun, MatchingRunCount, MatchLink, Region
 from ..redirects import safe_next
 from ..resources import MatchingItemResource
@@ -90,6 +92,9 @@ def _act_on_item(request, pk):
         if action == "status":
             services.change_status(item, request.user, request.POST.get("status", ""), request.POST.get("note", ""))
         elif action == "mark_deceased" and request.user.has_perm("poverty_registry.change_person"):
+            ask = _deceased_ask(item)
+            if not confirmation.is_confirmed(request, ask):
+                return confirmation.confirmation_page(request, ask)
             services.mark_deceased(item, request.user)
         elif action == "add_category" and request.user.has_perm("poverty_registry.add_personcategory"):
             services.add_category(item, request.user)
@@ -100,6 +105,27 @@ def _act_on_item(request, pk):
     else:
         messages.success(request, "已保存")
     return redirect("matching:item", pk=pk)
+
+
+def _deceased_ask(item: MatchingItem) -> confirmation.Ask:
+    preview = services.deceased_preview(item)
+    person, death = item.person, preview.death_date
+    recorded = "无" if preview.recorded_death is None else f"{preview.recorded_death}（将改为 {death}）"
+    Fact = confirmation.Fact
+    return confirmation.Ask(
+        title="在台账中标记死亡",
+        facts=[Fact("人员", f"{person.name}（{mask_id_number(person.id_number)}）", "person"),
+               Fact("死亡日期（公安死亡记录）", str(death), "death"),
+               Fact("台账现有死亡日期", recorded, "recorded"),
+               Fact("该人员未关闭的比对事项", f"{preview.open_items} 项（本事项将标为已处理，其余不变）", "items"),
+               Fact("死亡日期后仍有效的人员类别", f"{preview.categories_after} 条（不会自动终止）", "categories"),
+               Fact(f"{death.year + 1}年及以后的参保记录", f"{preview.enrolments_after} 条", "enrolments"),
+               Fact(f"{death.year + 1}年及以后的资助明细",
+                    f"{preview.subsidy_lines_after} 条，¥{preview.subsidy_after:,.2f}（下次计算资助时取消）",
+                    "subsidies")],
+        consequence=f"将在建档立卡台账中把{person.name}标记为死亡（死亡日期 {death}）：此后不再计算资助，"
+                    "死亡日期后的就医将被R01规则筛出。",
+        button="确认标记死亡", cancel_url=reverse("matching:item", args=[item.pk]))
 
 
 @login_required

@@ -27,6 +27,11 @@ def test_county_officer_computes_issues_and_downloads(page, county_a, screenshot
     assert "新增 2" in page.inner_text("#last-run")
 
     page.click("#issue")
+    page.wait_for_selector("#confirm-facts")  # issuing asks first, with the figures it freezes
+    assert (page.inner_text("#confirm-persons"), page.inner_text("#confirm-amount")) == ("2 人", "¥600.00")
+    assert not SubsidyReport.objects.exists()
+    page.screenshot(path=str(screenshots / "subsidy_report_confirm.png"), full_page=True)
+    page.click("#confirm-submit")
     page.wait_for_selector("#serial-no")
     report = SubsidyReport.objects.get()
     assert page.inner_text("#serial-no") == report.serial_no == "ZZ2024-430621-0001"

@@ -59,7 +59,12 @@ def test_import_sheet_policy_change_resettle(page, county_a, policies, eager_cel
     page.click("text=4306-2024-v1")
     page.fill("#id_p__special_insurance__ratio", "0.50")
     page.fill("#id_note", "扶贫特惠保比例提高至50%")
+    assert not page.is_checked("#id_resettle")  # re-settlement is opt-in
+    page.check("#id_resettle")
     page.click("input[name=_save]")
+    page.wait_for_selector("#confirm-facts")  # the claims it re-settles, before anything is saved
+    assert page.inner_text("#confirm-claims") == "1 张"
+    page.click("#confirm-submit")
     page.wait_for_selector("#run-status")
     assert page.inner_text("#run-status") == "已完成"
     assert page.inner_text("#written") == "1"

@@ -56,6 +56,9 @@ def test_case_from_hit_to_recovery(page, regions, screenshots):
     log_in(page, "jg_two", PASSWORD)
     page.goto(case_url)
     page.click("#action-confirm")
+    page.wait_for_selector("#confirm-facts")
+    assert page.inner_text("#confirm-due") == "¥12,000.00"  # 4000 to recover + 2 × 4000 penalty
+    page.click("#confirm-submit")
     page.wait_for_selector("text=已审核认定")
     assert page.inner_text("#case-state") == "已认定"
     page.click("#action-recover")

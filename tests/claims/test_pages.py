@@ -13,6 +13,7 @@ from claims.policy import params_of, save_version
 from claims.services import resettle_year, settle_claims, start_resettle
 from claims.settlement import PolicyParams
 from tests.claims.settlement_helpers import category, claim, enrol, policies  # noqa: F401
+from tests.confirming import post_confirmed
 from tests.conftest import VILLAGE_A, make_person
 
 pytestmark = pytest.mark.django_db
@@ -103,7 +104,7 @@ def test_resettle_run_page_and_start(client, settled, county_a, monkeypatch, dja
     monkeypatch.setattr("claims.tasks.resettle_year_task.delay", started.append)
     client.force_login(county_a)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("claims:resettle_start"), {"year": 2024})
+        response = post_confirmed(client, reverse("claims:resettle_start"), {"year": 2024})
     assert response.status_code == 302
     assert len(started) == 1
     page = client.get(response.url)

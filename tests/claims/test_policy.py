@@ -12,6 +12,7 @@ from claims.models import PolicySet
 from claims.policy import policies_for, policy_for, region_chain
 from claims.settlement import DEFAULT_POLICY
 from tests.claims.settlement_helpers import policies  # noqa: F401
+from tests.confirming import post_confirmed
 
 pytestmark = pytest.mark.django_db
 
@@ -59,8 +60,8 @@ def test_form_shows_readable_labels(client, county_a, policies):  # noqa: F811
 def test_county_edit_of_the_city_policy_makes_the_countys_own_version(client, county_a, policies):  # noqa: F811
     client.force_login(county_a)
     url = reverse("admin:claims_policyset_change", args=[policies[2024].pk])
-    response = client.post(url, form_data(policies[2024], **{field_name("basic.ratio.county"): "0.75",
-                                                              "note": "县级医院比例调整"}))
+    response = post_confirmed(client, url, form_data(policies[2024], **{field_name("basic.ratio.county"): "0.75",
+                                                                        "note": "县级医院比例调整"}))
     assert response.status_code == 302
     own = PolicySet.objects.get(region_id="430621", year=2024)
     assert (own.code, own.version, own.in_force, own.note, own.created_by) == \
@@ -73,7 +74,7 @@ def test_county_edit_of_the_city_policy_makes_the_countys_own_version(client, co
 def test_city_save_makes_version_two(client, city_officer, policies):  # noqa: F811
     client.force_login(city_officer)
     url = reverse("admin:claims_policyset_change", args=[policies[2025].pk])
-    client.post(url, form_data(policies[2025], **{field_name("basic.yearly_cap"): ""}))
+    post_confirmed(client, url, form_data(policies[2025], **{field_name("basic.yearly_cap"): ""}))
     new = PolicySet.objects.get(region_id="4306", year=2025, in_force=True)
     assert (new.version, new.params["basic"]["yearly_cap"]) == (2, None)
     assert PolicySet.objects.get(pk=policies[2025].pk).in_force is False

@@ -12,6 +12,7 @@ from claims import cases as service
 from claims.models import Case, ScreeningHit
 from claims.screening import screen_year
 from tests.claims.supervision_helpers import claim, hospital
+from tests.confirming import post_confirmed
 from tests.conftest import COUNTY_A, VILLAGE_A, VILLAGE_B, make_person, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +63,7 @@ def test_supervisor_cannot_confirm_own_case_through_the_page(client, world):
     assert "不能审核认定自己立案或调查的案件" in response.content.decode()
     assert Case.objects.get(pk=case.pk).state == "investigating"
     client.force_login(world["a2"])
-    client.post(url, {"action": "confirm", "seen_state": "investigating"})
+    post_confirmed(client, url, {"action": "confirm", "seen_state": "investigating"})
     case.refresh_from_db()
     assert (case.state, case.reviewer, case.penalty_amount) == ("confirmed", world["a2"], Decimal("8000.00"))
     response = client.post(url, {"action": "investigate", "seen_state": "investigating"}, follow=True)

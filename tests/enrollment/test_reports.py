@@ -21,6 +21,7 @@ from enrollment.reports import (
     verify_report,
 )
 from enrollment.subsidies import compute_subsidies
+from tests.confirming import post_confirmed
 from tests.conftest import VILLAGE_A
 from tests.enrollment.conftest import categorised, enrol
 
@@ -111,7 +112,7 @@ def test_nothing_to_issue(regions, policies, county_a):
 
 def test_pages_xlsx_and_print(client, computed, county_a, clerk_b):
     client.force_login(county_a)
-    response = client.post(reverse("enrollment:issue"), {"year": Y, "region": "430621"})
+    response = post_confirmed(client, reverse("enrollment:issue"), {"year": Y, "region": "430621"})
     report = SubsidyReport.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("enrollment:report", args=[report.pk])
     page = client.get(response["Location"]).content.decode()

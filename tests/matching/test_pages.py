@@ -12,6 +12,7 @@ from django.urls import reverse
 from poverty_registry.idnumber import mask_id_number
 from poverty_registry.matching import run as matching
 from poverty_registry.models import MatchingItem, MatchLink, PersonCategory
+from tests.confirming import post_confirmed
 from tests.matching.scenario import RUN_DATE, plant_everything
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +130,7 @@ def test_mark_deceased_follow_up(client, planted, clerk_a):
     m05 = item("M05", dead)
     client.force_login(clerk_a)
     assert client.get(reverse("matching:item", args=[m05.pk])).context["may_mark_deceased"]
-    client.post(reverse("matching:item", args=[m05.pk]), {"action": "mark_deceased"})
+    post_confirmed(client, reverse("matching:item", args=[m05.pk]), {"action": "mark_deceased"})
     dead.refresh_from_db()
     assert dead.death_date == dt.date(2024, 3, 5)
     m05.refresh_from_db()
