@@ -219,7 +219,8 @@ class ClaimImport(ImportKind):
         sheet = book.active
         sheet.title = "结算单"
         sheet.append(list(COLUMNS.values()))
-        sheet.append(["ZY2024000001", "H43062100001", "岳阳县人民医院", "县级", "是", "否", "住院",
+        sheet.append(["ZY2024000001", "H43062100001", "岳阳县人民医院", HOSPITAL_LEVELS["county"], YES_NO[True],
+                      YES_NO[False], VISIT_TYPES["inpatient"],
                       "430621198001010012", "张三", "2024-03-01", "2024-03-10", "J18.900", "20000.00", "2000.00"])
         for column in "ABCDEFGHIJKLMN":
             sheet.column_dimensions[column].width = 16
