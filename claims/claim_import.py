@@ -31,10 +31,19 @@ from poverty_registry.tabular import (
     read_table,
     sheet_text,
 )
+from poverty_registry.vocab import (
+    HEADERS,
+    HOSPITAL_LEVEL_SPELLINGS,
+    HOSPITAL_LEVELS,
+    VISIT_TYPE_SPELLINGS,
+    VISIT_TYPES,
+    YES_NO,
+    YES_NO_SPELLINGS,
+    code_of,
+)
 
 from .screening import screen_on_commit
 from .services import REASON_LATE_CLAIM, settle_person_years
-from .settlement import HOSPITAL_LEVEL_LABELS, VISIT_TYPE_LABELS
 
 COLUMNS = {
     "claim_no": "结算单号", "hospital_code": "医疗机构编码", "hospital_name": "医疗机构名称",
@@ -43,11 +52,11 @@ COLUMNS = {
     "diagnosis": "主要诊断编码", "total_cost": "医疗总费用", "uncovered_cost": "目录外费用",
 }
 SYNONYMS = {canonical: (label,) for canonical, label in COLUMNS.items()} | {
-    "id_number": ("身份证号", "公民身份号码", "证件号码"),
+    "id_number": HEADERS["id_number"],
+    "name": HEADERS["name"],
     "diagnosis": ("主要诊断编码", "诊断编码", "主要诊断"),
 }
 REQUIRED = tuple(c for c in COLUMNS if c != "referral")
-YES_NO = {"是": True, "否": False}
 ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4}([Xx][0-9]{3})?)?$")
 HOSPITAL_CODE = re.compile(r"^H(\d{6})")  # 国家医保定点机构编码: H + 县级区划 + 顺序号
 CENT = Decimal("0.01")
@@ -100,10 +109,10 @@ class _Checker:
             return value
 
         values = {c: required(c) for c in ("claim_no", "hospital_code", "hospital_name", "name")}
-        level = self._choice(row, "hospital_level", text("hospital_level"), HOSPITAL_LEVEL_LABELS)
-        visit = self._choice(row, "visit_type", text("visit_type"), VISIT_TYPE_LABELS)
-        in_county = self._choice(row, "in_county", text("in_county"), YES_NO)
-        referral = self._choice(row, "referral", text("referral") or "否", YES_NO)
+        level = self._choice(row, "hospital_level", text("hospital_level"), HOSPITAL_LEVEL_SPELLINGS, HOSPITAL_LEVELS)
+        visit = self._choice(row, "visit_type", text("visit_type"), VISIT_TYPE_SPELLINGS, VISIT_TYPES)
+        in_county = self._choice(row, "in_county", text("in_county"), YES_NO_SPELLINGS, YES_NO)
+        referral = self._choice(row, "referral", text("referral") or YES_NO[False], YES_NO_SPELLINGS, YES_NO)
         number = self._id_number(row, text("id_number"))
         admission = self._date(row, "admission_date", cells[columns["admission_date"]])
         discharge = self._date(row, "discharge_date", cells[columns["discharge_date"]])
@@ -123,10 +132,11 @@ class _Checker:
         return ClaimRow(row, values["claim_no"], values["hospital_code"], values["hospital_name"], level, in_county,
                         referral, visit, number, values["name"], admission, discharge, diagnosis, total, uncovered)
 
-    def _choice(self, row: int, canonical: str, value: str, allowed: dict):
-        if value in allowed:
-            return allowed[value]
-        self.error(row, canonical, f"“{value}”无效，应为{'、'.join(allowed)}之一" if value else "不能为空")
+    def _choice(self, row: int, canonical: str, value: str, spellings: dict, labels: dict):
+        code = code_of(spellings, value)
+        if code is not None:
+            return code
+        self.error(row, canonical, f"“{value}”无效，应为{'、'.join(labels.values())}之一" if value else "不能为空")
         return None
 
     def _id_number(self, row: int, value: str) -> str | None:
@@ -209,7 +219,8 @@ class ClaimImport(ImportKind):
         sheet = book.active
         sheet.title = "结算单"
         sheet.append(list(COLUMNS.values()))
-        sheet.append(["ZY2024000001", "H43062100001", "岳阳县人民医院", "县级", "是", "否", "住院",
+        sheet.append(["ZY2024000001", "H43062100001", "岳阳县人民医院", HOSPITAL_LEVELS["county"], YES_NO[True],
+                      YES_NO[False], VISIT_TYPES["inpatient"],
                       "430621198001010012", "张三", "2024-03-01", "2024-03-10", "J18.900", "20000.00", "2000.00"])
         for column in "ABCDEFGHIJKLMN":
             sheet.column_dimensions[column].width = 16

@@ -14,11 +14,12 @@ from enrollment.models import ENROLMENT_STATUSES
 from poverty_registry.idnumber import IdNumberError, parse_id_number
 from poverty_registry.models import Person
 from poverty_registry.scoping import region_scope
+from poverty_registry.vocab import CATEGORY_SPELLINGS, HOSPITAL_LEVELS, code_of
 
 from .models import Claim, Hospital, PolicySet, SupervisionParam
 from .rules import CLEANERS, Param, ParamError, defaults_of, validate_params
 from .rules import PARAMETERS as RULE_PARAMETERS
-from .settlement import CATEGORY_LABELS, CATEGORY_NAMES, PolicyParams, SettlementInputError
+from .settlement import CATEGORY_NAMES, PolicyParams, SettlementInputError
 
 # Labels of the path segments of PolicyParams; a full label joins them: "基本医保 · 报销比例 · 县级".
 SEGMENTS = {
@@ -36,7 +37,7 @@ SEGMENTS = {
     "referral_counts_out_of_county": "县域外转诊按县域内兜底", "category_order": "贫困人口类别优先顺序",
     "settle_after_death": "死亡日期后入院仍予结算（由R01规则核查）",
     "absolute_threshold": "预警金额（元）", "income_share": "上年农村居民人均可支配收入的比例",
-    "township": "乡镇", "county": "县级", "city": "市级", "province": "省级",
+    **HOSPITAL_LEVELS,
     **{code: name for code, name in CATEGORY_NAMES.items()},
 }
 RATIO_HINT = "小数，0.70 即 70%"
@@ -102,8 +103,8 @@ def parse_order(text: str) -> list:
     names = [part.strip() for part in text.replace(">", ",").replace("、", ",").replace("，", ",").split(",")]
     codes = []
     for name in filter(None, names):
-        code = CATEGORY_LABELS.get(name, name)
-        if code not in CATEGORY_NAMES:
+        code = code_of(CATEGORY_SPELLINGS, name)
+        if code is None:
             raise ValidationError(f"“{name}”不是人员类别")
         codes.append(code)
     return codes

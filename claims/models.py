@@ -6,11 +6,10 @@ from django.db import models
 
 from poverty_registry.models import Person, Region, User
 from poverty_registry.scoping import RegionScopedManager
+from poverty_registry.vocab import HOSPITAL_LEVELS, VISIT_TYPES
 
-from .settlement import HOSPITAL_LEVEL_LABELS, TIER_CODES, TIER_NAMES, VISIT_TYPE_LABELS
+from .settlement import TIER_CODES, TIER_NAMES
 
-HOSPITAL_LEVELS = {code: label for label, code in HOSPITAL_LEVEL_LABELS.items()}
-VISIT_TYPES = {code: label for label, code in VISIT_TYPE_LABELS.items()}
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 

@@ -10,7 +10,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, is_dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from poverty_registry.vocab import CATEGORIES
+from poverty_registry.vocab import (
+    CATEGORIES,
+    CATEGORY_SPELLINGS,
+    HOSPITAL_LEVEL_SPELLINGS,
+    HOSPITAL_LEVELS,
+    VISIT_TYPE_SPELLINGS,
+    VISIT_TYPES,
+    YES_NO_SPELLINGS,
+    code_of,
+)
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -24,17 +33,15 @@ TUOPIN = "tuopin"
 LOW_INCOME = "low_income"
 SEVERE_DISABILITY = "severe_disability"  # a category, but not "poor" for settlement
 CATEGORY_NAMES = dict(CATEGORIES)  # the ledger's vocabulary (poverty_registry/vocab.py, pure Python)
-CATEGORY_LABELS = {label: code for code, label in CATEGORY_NAMES.items()}
 
+# Codes of vocab.HOSPITAL_LEVELS and vocab.VISIT_TYPES the engine's rules name.
 TOWNSHIP = "township"
 COUNTY = "county"
 CITY = "city"
 PROVINCE = "province"
-HOSPITAL_LEVEL_LABELS = {"乡镇": TOWNSHIP, "县级": COUNTY, "市级": CITY, "省级": PROVINCE}
 
 INPATIENT = "inpatient"
 SPECIAL_OUTPATIENT = "special_outpatient"
-VISIT_TYPE_LABELS = {"住院": INPATIENT, "特殊病种门诊": SPECIAL_OUTPATIENT}
 
 TIER_NAMES = {
     "basic": "基本医保",
@@ -51,26 +58,25 @@ class SettlementInputError(ValueError):
     """Facts or policy parameters the engine cannot settle; the message names the field, in Chinese."""
 
 
-def _code(value: object, labels: Mapping[str, str], what: str) -> str:
+def _code(value: object, labels: Mapping[str, str], spellings: Mapping[str, str], what: str) -> str:
+    code = code_of(spellings, value) if value is not None else None
+    if code is not None:
+        return code
     text = str(value).strip() if value is not None else ""
-    if text in labels.values():
-        return text
-    if text in labels:
-        return labels[text]
-    allowed = "、".join(labels)
+    allowed = "、".join(labels.values())
     raise SettlementInputError(f"{what}“{text}”无法识别，应为{allowed}之一（或其代码）")
 
 
 def category_code(value: object) -> str:
-    return _code(value, CATEGORY_LABELS, "人员类别")
+    return _code(value, CATEGORY_NAMES, CATEGORY_SPELLINGS, "人员类别")
 
 
 def hospital_level_code(value: object) -> str:
-    return _code(value, HOSPITAL_LEVEL_LABELS, "医院等级")
+    return _code(value, HOSPITAL_LEVELS, HOSPITAL_LEVEL_SPELLINGS, "医院等级")
 
 
 def visit_type_code(value: object) -> str:
-    return _code(value, VISIT_TYPE_LABELS, "就诊类型")
+    return _code(value, VISIT_TYPES, VISIT_TYPE_SPELLINGS, "就诊类型")
 
 
 # ---------------------------------------------------------------- policy parameters (§6.4, §9)
@@ -243,7 +249,7 @@ def _check_bands(bands: tuple[Band, ...]) -> None:
 
 
 def _check_category_order(order: tuple[str, ...]) -> None:
-    poor = set(CATEGORY_LABELS.values()) - {SEVERE_DISABILITY}
+    poor = set(CATEGORY_NAMES) - {SEVERE_DISABILITY}
     if len(set(order)) != len(order) or not set(order) <= poor:
         raise SettlementInputError(f"政策参数 category_order 应为不重复的贫困人口类别代码：{list(order)}")
 
@@ -375,9 +381,9 @@ class ClaimFacts:
 
     def __post_init__(self):
         where = f"结算单号 {self.claim_no}："
-        if self.hospital_level not in HOSPITAL_LEVEL_LABELS.values():
+        if self.hospital_level not in HOSPITAL_LEVELS:
             raise SettlementInputError(f"{where}医院等级代码“{self.hospital_level}”无效")
-        if self.visit_type not in VISIT_TYPE_LABELS.values():
+        if self.visit_type not in VISIT_TYPES:
             raise SettlementInputError(f"{where}就诊类型代码“{self.visit_type}”无效")
         if self.discharge_date < self.admission_date:
             raise SettlementInputError(f"{where}出院日期早于入院日期")
@@ -865,8 +871,9 @@ def _with_path(path: str, build: Callable[[], object]) -> object:
 def _flag(value: object, path: str) -> bool:
     if isinstance(value, bool):
         return value
-    if value in ("是", "否"):
-        return value == "是"
+    flag = code_of(YES_NO_SPELLINGS, value) if isinstance(value, str) else None
+    if flag is not None:
+        return flag
     raise SettlementInputError(f"{path}：应为 true/false 或 是/否，而不是 {value!r}")
 
 

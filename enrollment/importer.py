@@ -30,26 +30,26 @@ from poverty_registry.tabular import (
     read_table,
     sheet_text,
 )
+from poverty_registry.vocab import (
+    ENROLMENT_STATUS_SPELLINGS,
+    ENROLMENT_STATUSES,
+    HEADERS,
+    ID_FALLBACK_MARKERS,
+    ID_HEADER_MARKERS,
+    code_of,
+)
 
-from .models import ENROLMENT_STATUSES
-
-COLUMNS = {"id_number": "身份证号", "name": "姓名", "year": "参保年度", "status": "参保状态",
-           "paid_date": "缴费日期", "region": "参保地区划"}
+# Canonical column → the header names accepted (the template's first): vocab.HEADERS'.
 SYNONYMS = {
-    "id_number": ("身份证号", "公民身份号码", "证件号码"),
-    "name": ("姓名",),
-    "year": ("参保年度", "年度"),
-    "status": ("参保状态", "状态"),
-    "paid_date": ("缴费日期",),
-    "region": ("参保地区划", "参保地区划代码", "参保地区", "区划代码"),
+    "id_number": HEADERS["id_number"],
+    "name": HEADERS["name"],
+    "year": HEADERS["enrol_year"],
+    "status": HEADERS["enrol_status"],
+    "paid_date": HEADERS["paid_date"],
+    "region": HEADERS["enrol_region"],
 }
+COLUMNS = {canonical: names[0] for canonical, names in SYNONYMS.items()}
 REQUIRED = ("id_number", "name", "year", "status", "region")
-STATUS_ALIASES = {label: code for code, label in ENROLMENT_STATUSES.items()} | {
-    **{code: code for code in ENROLMENT_STATUSES},
-    "参保": "enrolled", "正常": "enrolled", "已参保": "enrolled", "已缴费": "enrolled", "参保缴费": "enrolled",
-    "暂停": "suspended", "中断": "suspended", "终止": "terminated", "停保": "terminated", "退保": "terminated",
-    "未参保": "unpaid", "待缴费": "unpaid",
-}
 YEARS = range(2000, 2101)
 ROWS_NAMED = 10
 # Rows a batch: the first small, so the database starts early; the others large, since each upsert also
@@ -181,7 +181,7 @@ class EnrolmentRows:
         return year
 
     def _status(self, row: int, value) -> str | None:
-        status = STATUS_ALIASES.get(str(value).strip())
+        status = code_of(ENROLMENT_STATUS_SPELLINGS, value)
         if status is None:
             self.error(row, "status", f"参保状态“{value}”无法识别，应为{'、'.join(ENROLMENT_STATUSES.values())}之一")
         return status
@@ -268,7 +268,7 @@ class EnrolmentImport(ImportKind):
     def _run(self, data: bytes, filename: str, user, *, dry_run: bool, progress) -> ImportOutcome:
         progress(5, "读取文件")
         table = read_table(data, filename)
-        header = find_header(table, ("身份证号", "公民身份号码", "证件号码"), SYNONYMS)
+        header = find_header(table, ID_HEADER_MARKERS, SYNONYMS, ID_FALLBACK_MARKERS)
         missing = [COLUMNS[c] for c in REQUIRED if c not in header.columns]
         if missing:
             raise ValueError(f"缺少必需的列：{'、'.join(missing)}")
@@ -293,7 +293,7 @@ class EnrolmentImport(ImportKind):
 
     def error_workbook(self, data: bytes, filename: str, errors: list[RowError]) -> bytes | None:
         table = read_table(data, filename)
-        header = find_header(table, ("身份证号", "公民身份号码", "证件号码"), SYNONYMS)
+        header = find_header(table, ID_HEADER_MARKERS, SYNONYMS, ID_FALLBACK_MARKERS)
         messages: dict[int, list[str]] = defaultdict(list)
         for error in errors:
             messages[error.row].append(f"{error.column}：{error.message}")

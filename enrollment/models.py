@@ -3,8 +3,7 @@ from django.db import models
 
 from poverty_registry.models import Person, Region, User
 from poverty_registry.scoping import RegionScopedManager
-
-ENROLMENT_STATUSES = {"enrolled": "正常参保", "suspended": "暂停参保", "terminated": "终止参保", "unpaid": "未缴费"}
+from poverty_registry.vocab import ENROLMENT_STATUSES
 
 
 class Enrolment(models.Model):

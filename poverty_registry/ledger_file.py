@@ -1,7 +1,7 @@
 """The township ledger file (建档立卡台账): read and check an upload, write templates and error files.
 
 Pure Python (DOMAIN.md §4.1–4.4); the import service turns an accepted LedgerParse into rows.
-The vocabularies below are the single source for the models' choices.
+Its vocabularies and header names are the shared ones of vocab.py.
 """
 from __future__ import annotations
 
@@ -35,54 +35,36 @@ from .tabular import (
     parse_date,
     read_table,
 )
-from .vocab import CATEGORIES, HEAD_RELATION, POVERTY_STATUSES, SEXES
+from .vocab import (
+    CATEGORIES,
+    HEAD_RELATION,
+    HEADERS,
+    ID_FALLBACK_MARKERS,
+    ID_HEADER_MARKERS,
+    POVERTY_STATUS_SPELLINGS,
+    POVERTY_STATUSES,
+    SEX_SPELLINGS,
+    SEXES,
+    code_of,
+    parse_categories,
+)
 
-# Cell values read as a vocabulary code: the labels themselves plus what clerks commonly write.
-CATEGORY_ALIASES = {label: code for code, label in CATEGORIES.items()} | {
-    "特困": "tekun",
-    "特困人员": "tekun",
-    "特困供养": "tekun",
-    "低保": "dibao",
-    "低保户": "dibao",
-    "监测对象": "monitor",
-    "防返贫监测对象": "monitor",
-    "脱贫不稳定户": "monitor",
-    "边缘易致贫户": "monitor",
-    "突发严重困难户": "monitor",
-    "脱贫户": "tuopin",
-    "低收入": "low_income",
-    "重度残疾": "severe_disability",
-    "重残": "severe_disability",
+# Canonical columns in template order → the header names accepted, the template's first; the columns other
+# files share take their names from vocab.HEADERS.
+COLUMN_SYNONYMS = {
+    "household_no": HEADERS["household_no"],
+    "name": HEADERS["name"],
+    "id_number": HEADERS["id_number"],
+    "sex": HEADERS["sex"],
+    "birth_date": HEADERS["birth_date"],
+    "relation": ("与户主关系",),
+    "categories": HEADERS["categories"],
+    "village_code": HEADERS["village_code"],
+    "status": HEADERS["poverty_status"],
+    "phone": ("联系电话",),
 }
-STATUS_ALIASES = {label: code for code, label in POVERTY_STATUSES.items()} | {
-    "脱贫": "lifted",
-    "监测对象": "monitored",
-    "监测户": "monitored",
-}
-SEX_ALIASES = {"男": "M", "女": "F", "男性": "M", "女性": "F"}
-
-# Canonical columns in template order: Chinese header, then the other headers accepted for it.
-COLUMNS = {
-    "household_no": "户编号",
-    "name": "姓名",
-    "id_number": "身份证号",
-    "sex": "性别",
-    "birth_date": "出生日期",
-    "relation": "与户主关系",
-    "categories": "人员类别",
-    "village_code": "所在村（社区）代码",
-    "status": "脱贫状态",
-    "phone": "联系电话",
-}
-COLUMN_SYNONYMS = {canonical: (label,) for canonical, label in COLUMNS.items()} | {
-    "id_number": ("身份证号", "公民身份号码", "证件号码"),
-    "village_code": ("所在村（社区）代码", "村(社区)代码", "村代码"),
-}
-HEADER_MARKERS = ("身份证号", "公民身份号码")
-# Only when no row has a HEADER_MARKERS cell: the ID column under its last synonym.
-FALLBACK_HEADER_MARKERS = ("证件号码",)
+COLUMNS = {canonical: names[0] for canonical, names in COLUMN_SYNONYMS.items()}
 REQUIRED_COLUMNS = ("household_no", "name", "id_number", "relation", "village_code")
-CATEGORY_SEPARATORS = ("、", ",")  # a full-width comma is a "," once half-width
 ERROR_COLUMN = "错误说明"
 ROWS_NAMED = 10  # a message names at most this many other rows
 TEMPLATE_SHEET = "台账"
@@ -166,13 +148,7 @@ def parse_ledger(
 
 
 def _find_ledger_header(table: Table) -> HeaderMatch:
-    try:
-        header = find_header(table, HEADER_MARKERS, COLUMN_SYNONYMS)
-    except TableFormatError as error:
-        try:
-            header = find_header(table, FALLBACK_HEADER_MARKERS, COLUMN_SYNONYMS)
-        except TableFormatError:
-            raise error from None
+    header = find_header(table, ID_HEADER_MARKERS, COLUMN_SYNONYMS, ID_FALLBACK_MARKERS)
     missing = [COLUMNS[c] for c in REQUIRED_COLUMNS if c not in header.columns]
     if missing:
         raise LedgerFormatError(f"表头缺少必需的列：{'、'.join(missing)}")
@@ -268,7 +244,7 @@ class _RowChecker:
 
     def _check_sex(self, number: int, value, identity: IdNumber | None, errors: list) -> None:
         text = _text(value)
-        sex = SEX_ALIASES.get(text)
+        sex = code_of(SEX_SPELLINGS, text)
         if sex is None:
             errors.append(self.error(number, "sex", f"“{text}”无法识别，只能填写“男”或“女”"))
         elif identity and sex != identity.sex:
@@ -314,7 +290,7 @@ class _RowChecker:
         text = _text(cells[self.status]) if self.status is not None else ""
         if not text:
             return None
-        status = STATUS_ALIASES.get(text) or STATUS_ALIASES.get(_code_text(text))
+        status = code_of(POVERTY_STATUS_SPELLINGS, text)
         if status is None:
             allowed = "、".join(POVERTY_STATUSES.values())
             message = f"“{text}”不是有效的脱贫状态，可填写：{allowed}"
@@ -335,25 +311,11 @@ def _code_text(value) -> str:
 
 def _parse_categories(text: str) -> tuple[tuple[str, ...], str | None]:
     """(codes in CATEGORIES order, error message or None) for one 人员类别 cell."""
-    parts = to_halfwidth(text)
-    for separator in CATEGORY_SEPARATORS[1:]:
-        parts = parts.replace(separator, CATEGORY_SEPARATORS[0])
-    found: set[str] = set()
-    unknown: list[str] = []
-    for part in parts.split(CATEGORY_SEPARATORS[0]):
-        part = "".join(part.split())
-        if not part:
-            continue
-        code = CATEGORY_ALIASES.get(part)
-        if code is None:
-            unknown.append(f"“{part}”")
-        else:
-            found.add(code)
-    codes = tuple(code for code in CATEGORIES if code in found)
+    codes, unknown = parse_categories(text)
     if not unknown:
         return codes, None
     allowed = "、".join(CATEGORIES.values())
-    return codes, f"{'、'.join(unknown)}不是有效的人员类别，可填写：{allowed}"
+    return codes, f"{'、'.join(f'“{part}”' for part in unknown)}不是有效的人员类别，可填写：{allowed}"
 
 
 # Checks across rows ---------------------------------------------------------------------------
@@ -507,13 +469,12 @@ _NOTES = (
     ("household_no", "必填", "同一户的成员填写相同的户编号；每户有且只有一个“户主”"),
     ("name", "必填", ""),
     ("id_number", "必填", "18位公民身份号码（15位旧号码会自动转换）；请保持本列为文本格式，"
-     "否则Excel会丢失第15位以后的数字。表头也可写作“公民身份号码”或“证件号码”"),
+     "否则Excel会丢失第15位以后的数字。"),
     ("sex", "选填", "男 或 女；须与身份证号一致"),
     ("birth_date", "选填", "如 1980-01-01、1980/01/01、1980.01.01 或 19800101；须与身份证号一致"),
     ("relation", "必填", "户主本人填“户主”，其他成员填与户主的关系，如 配偶、子、女"),
     ("categories", "选填", "可填多个，用“、”或逗号分隔，可填："),
-    ("village_code", "必填", "12位村（社区）统计用区划代码，须是本辖区内的村（社区）；"
-     "表头也可写作“村(社区)代码”或“村代码”"),
+    ("village_code", "必填", "12位村（社区）统计用区划代码，须是本辖区内的村（社区）。"),
     ("status", "选填", "可填："),
     ("phone", "选填", ""),
 )
@@ -529,9 +490,12 @@ def _write_notes(sheet) -> None:
         "status": "、".join(POVERTY_STATUSES.values()),
     }
     for canonical, required, text in _NOTES:
-        sheet.append([COLUMNS[canonical], required, text + allowed.get(canonical, "")])
+        other_names = "或".join(f"“{name}”" for name in COLUMN_SYNONYMS[canonical][1:])
+        also = f"表头也可写作{other_names}" if other_names else ""
+        sheet.append([COLUMNS[canonical], required, text + allowed.get(canonical, "") + also])
     sheet.append([])
-    sheet.append(["其他", "", "表头所在行须含“身份证号”或“公民身份号码”列；表头上方可以有标题行；"
+    markers = "或".join(f"“{name}”" for name in ID_HEADER_MARKERS)
+    sheet.append(["其他", "", f"表头所在行须含{markers}列；表头上方可以有标题行；"
                   "列的顺序不限，其他列会被忽略；以“合计”或“总计”开头的行及其以下各行不导入。"])
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from . import importing, locks
 from .ledger_file import (
+    COLUMNS,
     LedgerParse,
     parse_ledger,
     template_workbook,
@@ -243,9 +244,8 @@ class LedgerKind(importing.ImportKind):
         """Re-check scope inside the transaction (NetBox's lesson) and head conflicts with the ledger."""
         extra: list[RowError] = []
         scope = region_scope(user)
-        id_label = parse.header.labels.get("id_number", "身份证号")
-        household_label = parse.header.labels.get("household_no", "户编号")
-        relation_label = parse.header.labels.get("relation", "与户主关系")
+        id_label, household_label, relation_label = (
+            parse.header.labels.get(column, COLUMNS[column]) for column in ("id_number", "household_no", "relation"))
         if not scope.is_all:  # the empty scope's pattern matches nothing: every stored row is out of it
             cursor.execute(OUT_OF_SCOPE_SQL, {"prefix": scope.like_pattern()})
             conflicts = cursor.fetchall()

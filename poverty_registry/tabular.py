@@ -310,26 +310,31 @@ def normalise_header(text: str) -> str:
 
 
 def find_header(
-    table: Table, required_any: Iterable[str], synonyms: Mapping[str, Iterable[str]]
+    table: Table, required_any: Iterable[str], synonyms: Mapping[str, Iterable[str]],
+    fallback: Iterable[str] = (),
 ) -> HeaderMatch:
-    """The header is the first row with a cell named like one of ``required_any``.
+    """The header is the first row with a cell named like one of ``required_any``; only when no row
+    has one, the first row with a cell named like one of ``fallback`` (names a title may also hold).
 
     ``synonyms`` maps each canonical column name to the header names accepted for it; columns
     may stand in any order and unknown columns are ignored. Pass ``required_any`` as a tuple to
-    fix the order of the names in the error message.
+    fix the order of the names in the error message (which names ``required_any`` only).
     """
     required = tuple(required_any)
-    wanted = {normalise_header(name) for name in required}
     accepted = {
         normalise_header(name): (canonical, rank)
         for canonical, names in synonyms.items()
         for rank, name in enumerate(names)
     }
-    for index, row in enumerate(table.rows):
-        names = [normalise_header(c) if isinstance(c, str) else "" for c in row]
-        if wanted.isdisjoint(names):
+    for markers in (required, tuple(fallback)):
+        wanted = {normalise_header(name) for name in markers}
+        if not wanted:
             continue
-        return _header_match(index, row, names, accepted)
+        for index, row in enumerate(table.rows):
+            names = [normalise_header(c) if isinstance(c, str) else "" for c in row]
+            if wanted.isdisjoint(names):
+                continue
+            return _header_match(index, row, names, accepted)
     listed = "或".join(f"“{name}”" for name in required)
     raise TableFormatError(f"未找到表头：需要包含{listed}列")
 

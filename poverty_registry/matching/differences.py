@@ -12,10 +12,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from enrollment.models import ENROLMENT_STATUSES
-
 from ..models import MatchingItem, MatchingRecord, MatchLink, Person, PersonCategory, Region
-from ..vocab import CATEGORIES
+from ..vocab import CATEGORIES, DISABILITY_GRADES, ENROLMENT_STATUSES
 from .linkage import CLEAN_NAME_PARAMS, clean_name_sql
 from .vocab import LINKED_SOURCES, OPEN_STATUSES, SOURCES
 
@@ -34,7 +32,7 @@ def _case(column: str, labels: dict[str, str]) -> str:
     return f"(CASE {column} {whens} ELSE {column} END)"
 
 
-GRADES = {"1": "一级", "2": "二级", "3": "三级", "4": "四级"}
+GRADES = {str(grade): label for grade, label in DISABILITY_GRADES.items()}
 
 
 @dataclass(frozen=True)

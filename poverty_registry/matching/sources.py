@@ -31,22 +31,30 @@ from ..tabular import (
     read_table,
 )
 from ..tabular import parse_date as parse_cell_date
+from ..vocab import (
+    ASSISTANCE_CATEGORIES,
+    ASSISTANCE_SPELLINGS,
+    DISABILITY_GRADE_SPELLINGS,
+    ENROLMENT_STATUS_SPELLINGS,
+    HEADERS,
+    ID_FALLBACK_MARKERS,
+    ID_HEADER_MARKERS,
+    code_of,
+)
 from .vocab import SOURCES
 
-ID_HEADERS = ("身份证号", "公民身份号码", "证件号码")
-
-# Per source: canonical column → accepted headers; the required ones; §8.1.
+# Per source: canonical column → accepted headers (the shared columns' names are vocab.HEADERS'); the required
+# ones; §8.1.
+_SHARED = {"id": HEADERS["id_number"], "name": HEADERS["name"]}
 COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
-    "poverty": {"id": ID_HEADERS, "name": ("姓名",), "household_no": ("户编号",), "category": ("人员类别",),
-                "poverty_status": ("脱贫状态",),
-                "village": ("所在村代码", "所在村（社区）代码", "村(社区)代码", "村代码")},
-    "civil_affairs": {"id": ID_HEADERS, "name": ("姓名",), "category": ("救助类别",),
+    "poverty": {**_SHARED, "household_no": HEADERS["household_no"], "category": HEADERS["categories"],
+                "poverty_status": HEADERS["poverty_status"], "village": HEADERS["village_code"]},
+    "civil_affairs": {**_SHARED, "category": ("救助类别",),
                       "start_date": ("起始日期", "开始日期"), "end_date": ("终止日期", "结束日期")},
-    "deaths": {"id": ID_HEADERS, "name": ("姓名",), "death_date": ("死亡日期",)},
-    "disability": {"id": ID_HEADERS, "name": ("姓名",), "disability_kind": ("残疾类别",),
-                   "disability_grade": ("残疾等级",)},
-    "enrolment": {"id": ID_HEADERS, "name": ("姓名",), "year": ("参保年度",), "enrol_status": ("参保状态",),
-                  "paid_date": ("缴费日期",), "enrol_region": ("参保地区划", "参保地区划代码")},
+    "deaths": {**_SHARED, "death_date": ("死亡日期",)},
+    "disability": {**_SHARED, "disability_kind": ("残疾类别",), "disability_grade": ("残疾等级",)},
+    "enrolment": {**_SHARED, "year": HEADERS["enrol_year"], "enrol_status": HEADERS["enrol_status"],
+                  "paid_date": HEADERS["paid_date"], "enrol_region": HEADERS["enrol_region"]},
 }
 REQUIRED = {
     "poverty": ("id", "name"),
@@ -55,17 +63,6 @@ REQUIRED = {
     "disability": ("id", "name", "disability_grade"),
     "enrolment": ("id", "name", "year", "enrol_status"),
 }
-ASSISTANCE_CATEGORIES = {
-    "特困供养人员": "tekun", "特困": "tekun", "特困人员": "tekun", "特困供养": "tekun",
-    "低保对象": "dibao", "低保": "dibao", "低保户": "dibao",
-    "低保边缘": "dibao_edge", "低保边缘户": "dibao_edge", "低保边缘家庭": "dibao_edge",
-}
-DISABILITY_GRADES = {"一级": 1, "二级": 2, "三级": 3, "四级": 4, "1": 1, "2": 2, "3": 3, "4": 4,
-                     "1级": 1, "2级": 2, "3级": 3, "4级": 4}
-ENROL_STATUSES = {"正常参保": "enrolled", "参保": "enrolled", "已参保": "enrolled", "正常": "enrolled",
-                  "暂停参保": "suspended", "暂停": "suspended", "终止参保": "terminated", "终止": "terminated",
-                  "未缴费": "unpaid", "enrolled": "enrolled", "suspended": "suspended", "terminated": "terminated",
-                  "unpaid": "unpaid"}
 
 RECORD_COLUMNS = ("file_id", "row_no", "id_raw", "id_number", "id_status", "match_key", "name",
                   "birth_date", "sex", "village", "household_no", "category", "poverty_status", "start_date",
@@ -105,7 +102,7 @@ def parse_file(source: str, data: bytes, filename: str, today: dt.date) -> Parse
     """Every data row as a record dict, or the row errors; raises FileRefused for an unreadable file."""
     try:
         table = read_table(data, filename)
-        header = find_header(table, ID_HEADERS[:2], COLUMNS[source])
+        header = find_header(table, ID_HEADER_MARKERS, COLUMNS[source], ID_FALLBACK_MARKERS)
     except TableFormatError as exc:
         raise FileRefused(str(exc)) from None
     missing = [COLUMNS[source][name][0] for name in REQUIRED[source] if name not in header.columns]
@@ -196,9 +193,11 @@ def _poverty_row(values, record, row_no, today, errors) -> None:
 
 def _civil_affairs_row(values, record, row_no, today, errors) -> None:
     label = "".join(_text(values.get("category")).split())
-    if label not in ASSISTANCE_CATEGORIES:
-        errors.append(RowError(row_no, "救助类别", f"“{label}”不是有效的救助类别（特困供养人员、低保对象、低保边缘）"))
-    record["category"] = ASSISTANCE_CATEGORIES.get(label, "")
+    category = code_of(ASSISTANCE_SPELLINGS, label)
+    if category is None:
+        allowed = "、".join(ASSISTANCE_CATEGORIES.values())
+        errors.append(RowError(row_no, "救助类别", f"“{label}”不是有效的救助类别（{allowed}）"))
+    record["category"] = category or ""
     record["start_date"] = _date(values, "start_date", "起始日期", row_no, errors, required=True)
     record["end_date"] = _date(values, "end_date", "终止日期", row_no, errors, required=False)
     if record["start_date"] and record["end_date"] and record["end_date"] < record["start_date"]:
@@ -213,9 +212,9 @@ def _deaths_row(values, record, row_no, today, errors) -> None:
 
 def _disability_row(values, record, row_no, today, errors) -> None:
     grade = "".join(_text(values.get("disability_grade")).split())
-    if grade not in DISABILITY_GRADES:
+    record["disability_grade"] = code_of(DISABILITY_GRADE_SPELLINGS, grade)
+    if record["disability_grade"] is None:
         errors.append(RowError(row_no, "残疾等级", f"“{grade}”不是有效的残疾等级（一级至四级）"))
-    record["disability_grade"] = DISABILITY_GRADES.get(grade)
     record["disability_kind"] = _text(values.get("disability_kind"))[:20]
 
 
@@ -226,9 +225,10 @@ def _enrolment_row(values, record, row_no, today, errors) -> None:
     else:
         record["year"] = int(year)
     status = "".join(_text(values.get("enrol_status")).split())
-    if status not in ENROL_STATUSES:
+    code = code_of(ENROLMENT_STATUS_SPELLINGS, status)
+    if code is None:
         errors.append(RowError(row_no, "参保状态", f"“{status}”不是有效的参保状态"))
-    record["enrol_status"] = ENROL_STATUSES.get(status, "")
+    record["enrol_status"] = code or ""
     _date(values, "paid_date", "缴费日期", row_no, errors, required=False)
     region = _text(values.get("enrol_region"))
     try:
