@@ -19,8 +19,8 @@ from .matching.vocab import DIFFERENCES
 from .models import Household, MatchingItem, Person
 from .scoping import region_scope
 from .tabular import neutralise_formula
+from .vocab import YES_NO, YES_NO_SPELLINGS, code_of
 
-YES_NO = {"是": True, "否": False}
 OUTSIDE_REGION = "所属区划不在您的辖区内，不能导入"
 
 
@@ -45,14 +45,14 @@ class ChoiceWidget(widgets.CharWidget):
 
 
 class YesNoWidget(widgets.BooleanWidget):
-    """A boolean column as 是/否 (read: 是/否 or what import-export's own widget accepts)."""
+    """A boolean column as 是/否 (read: the vocabulary's spellings, or what import-export's own widget accepts)."""
 
     def clean(self, value, row=None, **kwargs):
-        text = "" if value is None else str(value).strip()
-        return YES_NO[text] if text in YES_NO else super().clean(value, row, **kwargs)
+        answer = code_of(YES_NO_SPELLINGS, value)
+        return answer if answer is not None else super().clean(value, row, **kwargs)
 
     def render(self, value, obj=None, **kwargs):
-        return "" if value is None else ("是" if value else "否")
+        return "" if value is None else YES_NO[bool(value)]
 
 
 class ScopedResource(resources.ModelResource):
