@@ -65,7 +65,7 @@ def person_year_total_sample(village):
     return PersonYearTotal.objects.create(id_number=person.id_number, year=2024, name=person.name, region_id=village,
                                           claim_count=1, total_cost=Decimal("90000.00"),
                                           reimbursed=Decimal("60000.00"), self_pay=Decimal("30000.00"),
-                                          threshold=Decimal("8000.00"))
+                                          threshold=Decimal("8000.00"), at_risk=True)
 
 
 def resettle_run_sample(village):
