@@ -6,7 +6,7 @@ from django.utils import timezone
 from .audit import audit_context
 
 
-@shared_task(acks_late=True)  # idempotent: a redelivered run carries on with the chunks not done
+@shared_task(name="resettle.year", acks_late=True)  # idempotent: a redelivered run carries on with the chunks not done
 def resettle_year_task(run_id: int) -> str:
     """Split the run into chunks, hand them to RESETTLE_WORKERS workers (this one included)."""
     from .services import prepare_resettle
@@ -17,7 +17,7 @@ def resettle_year_task(run_id: int) -> str:
     return resettle_chunks_task(run_id)
 
 
-@shared_task(acks_late=True)
+@shared_task(name="resettle.chunks", acks_late=True)
 def resettle_chunks_task(run_id: int) -> str:
     from .services import resettle_chunks
 

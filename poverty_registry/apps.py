@@ -6,4 +6,5 @@ class PovertyRegistryConfig(AppConfig):
     verbose_name = "建档立卡台账"
 
     def ready(self):
-        from . import ledger_import  # noqa: F401  registers the ledger import kind
+        # the ledger import kind; the role table's system check
+        from . import ledger_import, roles  # noqa: F401

@@ -7,6 +7,7 @@ date. The audit trail records every written row through its statement-level trig
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -32,6 +33,9 @@ from .tabular import RowError
 
 logger = logging.getLogger(__name__)
 PARSE_CACHE_SECONDS = 3600
+# The shape of a pickled LedgerParse (its fields, LedgerRow's, __getstate__): raise it with any change, so a
+# deploy never reads the entries the previous code left in Redis (they expire unread).
+PARSE_FORMAT = 1
 ANALYZE_AFTER_ROWS = 1000  # a file this large can change the ledger's statistics
 STAGE_COLUMNS = ("excel_row", "household_no", "name", "id_number", "sex", "birth_date", "relation", "is_head",
                  "village_code", "status", "phone", "categories")
@@ -307,8 +311,7 @@ def cached_parse(data: bytes, filename: str, villages: set[str], today: dt.date
     in Redis: only a confirm in another process reads it, seconds later at the earliest, so the caller stores
     it on a thread of its own while it waits for the database (a third of a second for 100,000 rows, during
     which the pickler holds the interpreter). A confirm that comes first finds nothing and parses again."""
-    scope = hashlib.sha256(",".join(sorted(villages)).encode()).hexdigest()
-    key = f"ledger-parse:{importing.digest(data)}:{scope}:{today.isoformat()}:{filename.rsplit('.', 1)[-1].lower()}"
+    key = parse_key(data, filename, villages, today)
     last_key, last = _last_parse.get("last", (None, None))  # one read: another thread may replace it meanwhile
     if last_key == key:
         return last, _nothing_to_store
@@ -326,16 +329,34 @@ def cached_parse(data: bytes, filename: str, villages: set[str], today: dt.date
     return parse, store
 
 
+def parse_key(data: bytes, filename: str, villages: set[str], today: dt.date) -> str:
+    """Everything a parse depends on, and the format its pickle was written in."""
+    scope = hashlib.sha256(",".join(sorted(villages)).encode()).hexdigest()
+    return (f"ledger-parse:v{PARSE_FORMAT}:{importing.digest(data)}:{scope}:{today.isoformat()}:"
+            f"{filename.rsplit('.', 1)[-1].lower()}")
+
+
 def _nothing_to_store() -> None:
     pass
 
 
+_PARSE_FIELDS = tuple(f.name for f in dataclasses.fields(LedgerParse))
+
+
 def _cached(key: str) -> LedgerParse | None:
+    """The cached parse, or None: a cache that is away or an entry that cannot be read (written by other code,
+    truncated, another type, fields missing) costs a parse, nothing else; the new parse then replaces it."""
     try:
-        return cache.get(key)
-    except Exception:  # noqa: BLE001 — a cache that is away costs a parse, nothing else
-        logger.warning("解析结果缓存不可用，重新解析文件", exc_info=True)
+        parse = cache.get(key)
+    except Exception:  # noqa: BLE001 — unpickling can raise anything the pickled classes' code raises
+        logger.warning("解析结果缓存不可用或缓存内容不可读，重新解析文件", exc_info=True)
         return None
+    if parse is None:
+        return None
+    if not isinstance(parse, LedgerParse) or any(name not in vars(parse) for name in _PARSE_FIELDS):
+        logger.warning("解析结果缓存内容不可读（%s），重新解析文件", type(parse).__name__)
+        return None
+    return parse
 
 
 def _store_parse(key: str, parse: LedgerParse) -> None:

@@ -1,10 +1,15 @@
 """Roles as Django groups with model permissions: permissions are data, synced after every migrate.
 
-Later apps add their models here; a model missing from a role simply has no permission in it.
+Later apps add their models here; a model missing from a role simply has no permission in it. A label that
+names no model or no permission (a model moved or renamed) is an error, at startup (system check) and at sync:
+ignoring it would silently take the permission away from the role.
 """
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib.auth.models import Group, Permission
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from .vocab import ROLES
 
@@ -78,9 +83,43 @@ def _codenames(label: str, actions: str) -> list[tuple[str, str]]:
             for action in actions.split()]
 
 
-def permissions_for(role: str) -> list[Permission]:
+def unknown_labels(role_permissions: dict[str, dict[str, str]] | None = None) -> list[str]:
+    """Every "role: app.model action" of the table that names no model or no permission of its model,
+    read from the model registry (no database needed)."""
+    unknown = []
+    for role, spec in (ROLE_PERMISSIONS if role_permissions is None else role_permissions).items():
+        for label, actions in spec.items():
+            if label == "*":
+                continue
+            try:
+                opts = apps.get_model(label)._meta
+            except (LookupError, ValueError):
+                unknown.append(f"{role}: {label}")
+                continue
+            known = {f"{action}_{opts.model_name}" for action in opts.default_permissions}
+            known |= {codename for codename, _ in opts.permissions}
+            unknown += [f"{role}: {label} {codename}" for _, codename in _codenames(label, actions)
+                        if codename not in known]
+    return unknown
+
+
+def check_labels(role_permissions: dict[str, dict[str, str]] | None = None) -> None:
+    if unknown := unknown_labels(role_permissions):
+        raise ImproperlyConfigured(f"poverty_registry/roles.py names permissions that do not exist: {unknown}")
+
+
+@checks.register()
+def role_labels_check(app_configs, **kwargs):
+    """Startup (every manage.py command, the web server's first request): the role table names real models."""
+    return [checks.Error(f"角色权限表引用了不存在的模型或权限：{label}", obj="poverty_registry.roles",
+                         id="poverty_registry.E001") for label in unknown_labels()]
+
+
+def permissions_for(role: str, role_permissions: dict[str, dict[str, str]] | None = None) -> list[Permission]:
+    table = ROLE_PERMISSIONS if role_permissions is None else role_permissions
+    check_labels({role: table[role]})
     wanted: set[tuple[str, str]] = set()
-    spec = ROLE_PERMISSIONS[role]
+    spec = table[role]
     for label, actions in spec.items():
         if label == "*":
             for perm in Permission.objects.filter(content_type__app_label__in=OUR_APPS).select_related(
@@ -92,7 +131,11 @@ def permissions_for(role: str) -> list[Permission]:
         else:
             wanted.update(_codenames(label, actions))
     perms = Permission.objects.select_related("content_type").filter(content_type__app_label__in=OUR_APPS)
-    return [p for p in perms if (p.content_type.app_label, p.codename) in wanted]
+    found = [p for p in perms if (p.content_type.app_label, p.codename) in wanted]
+    if missing := wanted - {(p.content_type.app_label, p.codename) for p in found}:
+        # the model exists but its permission row does not (yet): never sync a role short of a permission
+        raise ImproperlyConfigured(f"role {role}: permissions missing from the database: {sorted(missing)}")
+    return found
 
 
 def group_name(role: str) -> str:

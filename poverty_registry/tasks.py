@@ -17,13 +17,13 @@ from . import import_leases, importing
 from .access_log import flag_day
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="imports.preview", acks_late=True, reject_on_worker_lost=True)
 def preview_import(run_id: int, attempt: int = 0) -> str:
     run = importing.preview(run_id, attempt)
     return run.status
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="imports.commit", acks_late=True, reject_on_worker_lost=True)
 def commit_import(run_id: int, attempt: int = 0) -> str:
     from .models import ImportRun
 

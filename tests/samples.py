@@ -1,11 +1,12 @@
-"""One sample object per admin model, made in a given village: the generic scoping, masking and audit
-tests walk the admin registry and fail for a model that has no sample here."""
+"""One sample object per model of our three apps, made in a given village: the generic scoping, masking and audit
+tests walk every model (and the admin registry) and fail for a model that has no sample here or is not declared
+unscoped below with its reason. The pages' samples are in tests/url_samples.py."""
 from __future__ import annotations
 
-from tests.claims.settlement_samples import SETTLEMENT_SAMPLES
-from tests.claims.supervision_samples import SUPERVISION_SAMPLES
+from tests.claims.settlement_samples import SETTLEMENT_MODEL_SAMPLES, SETTLEMENT_SAMPLES
+from tests.claims.supervision_samples import SUPERVISION_MODEL_SAMPLES, SUPERVISION_SAMPLES
 from tests.conftest import make_person
-from tests.enrollment.samples import ENROLLMENT_SAMPLES
+from tests.enrollment.samples import ENROLLMENT_MODEL_SAMPLES, ENROLLMENT_SAMPLES
 
 
 def region_sample(village):
@@ -63,6 +64,71 @@ def access_flag_sample(village):
                                      region_code=viewer.region_id, full_ids=250, views=3, limit=200)
 
 
+def person_category_sample(village):
+    import datetime as dt
+
+    from poverty_registry.models import PersonCategory
+
+    person = make_person(village, seq=920, name="类别样本")
+    return PersonCategory.objects.create(person=person, category="tekun", valid_from=dt.date(2024, 1, 1))
+
+
+def matching_run_sample(village):
+    import datetime as dt
+
+    from poverty_registry.models import MatchingRun
+
+    return MatchingRun.objects.create(run_date=dt.date(2024, 6, 15), inbox="/nonexistent/inbox",
+                                      status="finished", phase="finished")
+
+
+def matching_shard_sample(village):
+    from poverty_registry.models import MatchingShard
+
+    return MatchingShard.objects.create(run=matching_run_sample(village), county=village[:6])
+
+
+def matching_run_count_sample(village):
+    from poverty_registry.models import MatchingRunCount
+
+    return MatchingRunCount.objects.create(run=matching_run_sample(village), region_id=village, code="M01", count=1)
+
+
+def matching_source_file_sample(village):
+    import datetime as dt
+
+    from poverty_registry.models import MatchingSourceFile
+
+    return MatchingSourceFile.objects.create(source="civil_affairs", file_name="民政样本.xlsx", sha256="1" * 64,
+                                             as_of=dt.date(2024, 6, 1), status="loaded")
+
+
+def matching_record_sample(village):
+    from poverty_registry.models import MatchingRecord
+
+    person = make_person(village, seq=921, name="比对记录样本")
+    return MatchingRecord.objects.create(file=matching_source_file_sample(village), row_no=2, id_raw=person.id_number,
+                                         id_number=person.id_number, id_status="valid", match_key=person.id_number,
+                                         name=person.name, village=village)
+
+
+def match_link_sample(village):
+    from poverty_registry.models import MatchLink
+
+    person = make_person(village, seq=922, name="关联样本")
+    return MatchLink.objects.create(match_key=f"K{village}", person=person, source="civil_affairs", id_raw="X",
+                                    name="关联样本", score=0.9)
+
+
+def matching_item_sample(village):
+    from poverty_registry.models import MatchingItem
+
+    person = make_person(village, seq=923, name="比对样本")
+    return MatchingItem.objects.create(code="M01", key=f"M01:{person.id_number}", region_id=village, person=person,
+                                       id_number=person.id_number, name=person.name, summary="样本差异",
+                                       first_run=matching_run_sample(village))
+
+
 SAMPLES = {
     "poverty_registry.region": region_sample,
     "poverty_registry.user": user_sample,
@@ -77,5 +143,36 @@ SAMPLES = {
     **SETTLEMENT_SAMPLES,
 }
 
+MODEL_SAMPLES = {
+    **SAMPLES,
+    "poverty_registry.personcategory": person_category_sample,
+    "poverty_registry.matchingrun": matching_run_sample,
+    "poverty_registry.matchingshard": matching_shard_sample,
+    "poverty_registry.matchingruncount": matching_run_count_sample,
+    "poverty_registry.matchingsourcefile": matching_source_file_sample,
+    "poverty_registry.matchingrecord": matching_record_sample,
+    "poverty_registry.matchlink": match_link_sample,
+    "poverty_registry.matchingitem": matching_item_sample,
+    **ENROLLMENT_MODEL_SAMPLES,
+    **SUPERVISION_MODEL_SAMPLES,
+    **SETTLEMENT_MODEL_SAMPLES,
+}
+
 # Admin models outside region scoping: no role group holds any permission on them (superusers only).
 GLOBAL_MODELS = {"auth.group", "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"}
+
+# Models of our apps without a region of their own: no admin page, no URL and no list shows them; each is read
+# only through its scoped parent (or by a server command).
+UNSCOPED_MODELS = {
+    "poverty_registry.importfile": "an upload's bytes by SHA-256, read only through its scoped ImportRun",
+    "claims.settlementdetail": "a settlement's lines, read only through its scoped Settlement (the sheet)",
+    "claims.auditjournal": "the bulk-write journal of the audit trail, read by verify_audit and the spreader",
+    "claims.resettlechunk": "a batch re-settlement's work list, read only by its workers and its scoped run",
+}
+
+# Region-free by design (region_field = ""): the matching's runs and loaded files are the city's; every account
+# with a region and the permission sees them, an account without a region none (CityWideQuerySet).
+CITY_WIDE_MODELS = {"poverty_registry.matchingrun", "poverty_registry.matchingsourcefile"}
+
+# Models no role may view (superusers only): listed by name, so a model never falls here by omission.
+SUPERUSER_ONLY_MODELS: set[str] = set()

@@ -55,3 +55,28 @@ SETTLEMENT_SAMPLES = {
     "claims.settlement": settlement_sample,
     "claims.countyincome": county_income_sample,
 }
+
+
+def person_year_total_sample(village):
+    from claims.models import PersonYearTotal
+    from tests.conftest import make_person
+
+    person = make_person(village, seq=905, name="累计样本")
+    return PersonYearTotal.objects.create(id_number=person.id_number, year=2024, name=person.name, region_id=village,
+                                          claim_count=1, total_cost=Decimal("90000.00"),
+                                          reimbursed=Decimal("60000.00"), self_pay=Decimal("30000.00"),
+                                          threshold=Decimal("8000.00"), at_risk=True)
+
+
+def resettle_run_sample(village):
+    from claims.models import ResettleRun
+
+    return ResettleRun.objects.create(year=2024, region_id=village[:6], reason="样本重算")
+
+
+# The models without an admin page of their own (tests/samples.py MODEL_SAMPLES).
+SETTLEMENT_MODEL_SAMPLES = {
+    **SETTLEMENT_SAMPLES,
+    "claims.personyeartotal": person_year_total_sample,
+    "claims.resettlerun": resettle_run_sample,
+}

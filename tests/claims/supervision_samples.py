@@ -33,3 +33,46 @@ SUPERVISION_SAMPLES = {
     "claims.screeninghit": screening_hit_sample,
     "claims.case": case_sample,
 }
+
+
+def case_hit_sample(village):
+    from claims.models import CaseHit
+
+    return CaseHit.objects.create(case=case_sample(village), hit=screening_hit_sample(village))
+
+
+def case_event_sample(village):
+    from claims.models import CaseEvent
+
+    case = case_sample(village)
+    return CaseEvent.objects.create(case=case, action="open", to_state="new", user=case.opened_by)
+
+
+def recovery_sample(village):
+    import datetime as dt
+    from decimal import Decimal
+
+    from claims.models import Recovery
+
+    case = case_sample(village)
+    return Recovery.objects.create(case=case, amount=Decimal("100.00"), paid_on=dt.date(2025, 6, 1),
+                                   entered_by=case.opened_by, region_id=village)
+
+
+def case_attachment_sample(village):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from claims.cases import add_attachment
+
+    case = case_sample(village)
+    return add_attachment(case, case.opened_by, SimpleUploadedFile("证据样本.txt", b"evidence " + village.encode()))
+
+
+# The models without an admin page of their own (tests/samples.py MODEL_SAMPLES).
+SUPERVISION_MODEL_SAMPLES = {
+    **SUPERVISION_SAMPLES,
+    "claims.casehit": case_hit_sample,
+    "claims.caseevent": case_event_sample,
+    "claims.recovery": recovery_sample,
+    "claims.caseattachment": case_attachment_sample,
+}

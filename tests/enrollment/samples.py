@@ -57,3 +57,38 @@ ENROLLMENT_SAMPLES = {
     "enrollment.subsidyreport": subsidy_report_sample,
     "enrollment.chaseentry": chase_entry_sample,
 }
+
+
+def subsidy_run_sample(village):
+    from django.utils import timezone
+
+    from enrollment.models import SubsidyRun
+
+    return SubsidyRun.objects.create(year=2030, scope_id=village[:9], finished_at=timezone.now())
+
+
+def subsidy_change_sample(village):
+    from enrollment.models import SubsidyChange
+
+    person = make_person(village, seq=914, name="变动样本")
+    return SubsidyChange.objects.create(run=subsidy_run_sample(village), person=person, id_number=person.id_number,
+                                        name=person.name, kind="added", region_id=village)
+
+
+def subsidy_report_line_sample(village):
+    from enrollment.models import SubsidyReportLine
+
+    person = make_person(village, seq=915, name="报表样本")
+    return SubsidyReportLine.objects.create(
+        report=subsidy_report_sample(village), person_id=person.pk, id_number=person.id_number, name=person.name,
+        region_code=village, category="tekun", premium=Decimal("400"), subsidy=Decimal("400"), fund="医疗救助资金",
+        policy_id=0, policy_version=1)
+
+
+# The models without an admin page of their own (tests/samples.py MODEL_SAMPLES).
+ENROLLMENT_MODEL_SAMPLES = {
+    **ENROLLMENT_SAMPLES,
+    "enrollment.subsidyrun": subsidy_run_sample,
+    "enrollment.subsidychange": subsidy_change_sample,
+    "enrollment.subsidyreportline": subsidy_report_line_sample,
+}

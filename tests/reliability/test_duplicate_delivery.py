@@ -84,12 +84,12 @@ def _ledger_run(clerk, status: str):
     return run
 
 
-@case("poverty_registry.tasks.preview_import")
+@case("imports.preview")
 def _preview(clerk_a, **_):
     return (_ledger_run(clerk_a, "previewing").pk,), {}
 
 
-@case("poverty_registry.tasks.commit_import")
+@case("imports.commit")
 def _commit(clerk_a, **_):
     return (_ledger_run(clerk_a, "importing").pk,), {}
 
@@ -155,12 +155,12 @@ def _resettle_run(**fields):
     return ResettleRun.objects.create(year=2024, region_id="4306", reason="首次结算", **fields)
 
 
-@case("claims.tasks.resettle_year_task")
+@case("resettle.year")
 def _resettle(**_):
     return (_resettle_run().pk,), {}
 
 
-@case("claims.tasks.resettle_chunks_task")
+@case("resettle.chunks")
 def _resettle_chunks(**_):
     from claims.services import prepare_resettle
 
