@@ -249,6 +249,17 @@ def test_no_module_keeps_its_own_list_of_spellings():
             if "migrations" in path.parts or path == ROOT / "poverty_registry" / "vocab.py":
                 continue
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Constant) and node.value in sentinels:
-                    copies.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value}")
+                spelled = [item.value for item in _members(node)
+                           if isinstance(item, ast.Constant) and item.value in sentinels]
+                if len(spelled) >= 2:  # a list of spellings; one label alone (a tile's "已参保") is no copy
+                    copies.append(f"{path.relative_to(ROOT)}:{node.lineno} {'、'.join(spelled)}")
     assert copies == []
+
+
+def _members(node) -> list:
+    """The members of a collection literal: a dict's keys and values, a list's, tuple's or set's items."""
+    if isinstance(node, ast.Dict):
+        return [*node.keys, *node.values]
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return node.elts
+    return []
