@@ -186,7 +186,7 @@ PAGES: dict[str, Page] = {
     "claims:risk": Page("county", _listed("claims.personyeartotal", "累计样本", query={"year": "2024"}),
                         outsider=(OK,)),
     # a region outside is a form error: the outsider re-settles its own region, never the insider's
-    "claims:resettle_start": Page("county", _resettle_start, method="post", insider=(REDIRECT,),
-                                  outsider=(REDIRECT,)),
+    # a re-settlement asks first (a confirmation page of its figures): nobody's data moves on this POST
+    "claims:resettle_start": Page("county", _resettle_start, method="post", insider=(OK,), outsider=(OK,)),
     "claims:resettle_run": Page("county", _pk("claims.resettlerun")),
 }
