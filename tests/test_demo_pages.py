@@ -41,10 +41,10 @@ def test_setup_demo_fills_every_page(demo, client):
     screening = ScreeningRun.objects.get()
     assert screening.status == "finished" and screening.total_hits > 0
 
-    client.login(username="jianguan", password="Jijinjianguan-2026")
+    client.force_login(User.objects.get(username="jianguan"))
     html = client.get(reverse("supervision:overview")).content.decode()
     assert "最近一次筛查" in html and "立即筛查" in html
-    client.login(username="xianji", password="Yueyangxian-2026")
+    client.force_login(User.objects.get(username="xianji"))
     html = client.get(reverse("matching:runs")).content.decode()
     assert f"第{run.pk}次比对" in html and "立即比对" in html
     clerk = User.objects.get(username="xiangzhen")  # the demo township's clerk has one of each in the queue

@@ -19,9 +19,9 @@ CLOSED_DB = "postgresql://postgres@127.0.0.1:1/none"
 
 @pytest.fixture
 def urls(db):
-    from tests.conftest import test_database_url
-
     from django.conf import settings
+
+    from tests.conftest import test_database_url
 
     return {"DATABASE_URL": test_database_url(), "REDIS_URL": settings.REDIS_URL}
 
