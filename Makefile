@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SERVICES := $(PY) -m config.services exec --
+# Beside a running `make run`: its servers, but a Redis database of our own (README "Running commands …").
+ISOLATED := $(PY) -m config.services exec --isolated --
 
 .PHONY: install run test bench lint browser backup restore clean-var
 
@@ -25,11 +27,11 @@ browser:
 
 test: install browser
 	$(PY) -m ruff check .
-	DEBUG=1 $(SERVICES) $(PY) manage.py makemigrations --check --dry-run
-	$(SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+	DEBUG=1 $(ISOLATED) $(PY) manage.py makemigrations --check --dry-run
+	$(ISOLATED) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(SERVICES) $(PY) -m tests.bench $(BENCH_ARGS)
+	$(ISOLATED) $(PY) -m tests.bench $(BENCH_ARGS)
 
 # The configured database (DATABASE_URL, else the embedded one of `make run`) and MEDIA_ROOT, into one file
 # var/backups/<db>-<date-time>.tar (README "Backups"); restore only into an empty database.

@@ -4,7 +4,7 @@ import json
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
-from poverty_registry.models import Person, Region, User
+from poverty_registry.models import CityWideQuerySet, Person, Region, User
 from poverty_registry.scoping import RegionScopedManager
 from poverty_registry.vocab import HOSPITAL_LEVELS, VISIT_TYPES
 
@@ -362,6 +362,51 @@ class ScreeningHit(models.Model):
     @property
     def evidence_claim_ids(self) -> list[int]:
         return [int(pk) for pk in (self.evidence or {}).get("claims") or []]
+
+
+class ScreeningRun(models.Model):
+    """One screening of whole years (the nightly beat run or a start from the supervision pages): when, who,
+    progress and what it found. At most one is running (a partial unique index: the start lock);
+    the worker holds locks.SCREENING_NIGHTLY while it runs, so a run a dead worker left is recognisable
+    (claims.screening_runs). Figures only, no personal data: the permission alone decides who sees it."""
+
+    STATUSES = {"running": "筛查中", "finished": "已完成", "failed": "失败"}
+
+    years = models.JSONField("筛查年度", default=list)
+    status = models.CharField("状态", max_length=8, choices=STATUSES.items(), default="running")
+    triggered_by = models.CharField("发起方式", max_length=100, blank=True)
+    task_id = models.CharField("执行任务", max_length=64, blank=True,
+                               help_text="执行本次筛查的 Celery 任务；同一任务重复投递不再筛查")
+    rules_done = models.PositiveSmallIntegerField("已完成规则数", default=0)
+    rules_total = models.PositiveSmallIntegerField("规则总数", default=0)
+    counts = models.JSONField("疑点统计", default=dict, help_text="年度 → 规则 → 命中结算单数")
+    message = models.TextField("说明", blank=True)
+    created_at = models.DateTimeField("发起时间", auto_now_add=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True, help_text="空：已发起，尚待后台任务开始")
+    finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+
+    region_field = ""
+    objects = CityWideQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "筛查批次"
+        ordering = ["-id"]
+        permissions = [("run_screening", "可立即启动筛查")]
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=models.Q(status="running"),
+                                    name="one_screening_run_at_a_time"),
+        ]
+
+    def __str__(self):
+        return f"第{self.pk}次筛查（{'、'.join(str(y) for y in self.years)}年，{self.get_status_display()}）"
+
+    @property
+    def total_hits(self) -> int:
+        return sum(sum(by_rule.values()) for by_rule in (self.counts or {}).values())
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.rules_done / self.rules_total) if self.rules_total else 0
 
 
 class Case(models.Model):

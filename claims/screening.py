@@ -13,7 +13,7 @@ and `screen_year(year)` for the nightly run (claims.supervision_tasks).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -142,9 +142,11 @@ def _run_rules(cursor, codes: list[str], year: int, persons: list[str] | None, n
     return counts
 
 
-def screen_year(year: int, codes: Iterable[str] | None = None) -> dict[str, int]:
+def screen_year(year: int, codes: Iterable[str] | None = None,
+                on_rule_done: Callable[[str], object] | None = None) -> dict[str, int]:
     """All claims of the year against the rules (all nine by default): {rule: claims hit}. One
-    transaction per rule, holding the year's lock so that person runs wait rather than interleave."""
+    transaction per rule, holding the year's lock so that person runs wait rather than interleave;
+    `on_rule_done(code)` after each rule's commit (a run's progress)."""
     now = timezone.now()
     counts = {}
     for code in codes or RULES:
@@ -152,6 +154,8 @@ def screen_year(year: int, codes: Iterable[str] | None = None) -> dict[str, int]
             cursor.execute("SET LOCAL work_mem = '256MB'")
             locks.xact_lock(locks.SCREENING_YEAR, year)
             counts.update(_run_rules(cursor, [code], year, None, now))
+        if on_rule_done is not None:
+            on_rule_done(code)
     with connection.cursor() as cursor:  # fresh statistics, so that person runs plan on the new hits
         cursor.execute("ANALYZE claims_screeninghit")
     return counts

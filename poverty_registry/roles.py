@@ -50,6 +50,8 @@ BUREAU = {
     "claims.claim": "view add change",
     "claims.countyincome": "view add change",
     "claims.resettlerun": "view add",
+    # add = may start a matching run from the runs page (立即比对); the nightly run needs no one.
+    "poverty_registry.matchingrun": "view add",
 }
 
 # Supervisors read everything in their region and change nothing but audit cases (DOMAIN §2, §7.2).
@@ -60,6 +62,10 @@ SUPERVISION_CASES = {
     "claims.recovery": "view add",
     "claims.caseattachment": "view add",
 }
+
+# Starting the screening of a year from the supervision pages (立即筛查) is the supervisors' call (DOMAIN §7.1:
+# the rules are theirs) and the administrators'; the nightly run needs no one.
+RUN_SCREENING = {"claims.screeningrun": "view run_screening"}
 
 # Who looked at personal data (poverty_registry.access_log) is for supervisors only: a role's "*" does not
 # reach these models, a role lists them by name.
@@ -72,15 +78,20 @@ ROLE_PERMISSIONS: dict[str, dict[str, str]] = {
     "township": LEDGER,
     "county": BUREAU,
     "city": BUREAU,
-    "supervisor": {"*": "view", "poverty_registry.person": "view full_id_number", **SUPERVISION_CASES, **ACCESS_LOG},
-    "admin": {"*": "view add change delete", "poverty_registry.person": "view add change delete full_id_number"},
+    "supervisor": {"*": "view", "poverty_registry.person": "view full_id_number", **SUPERVISION_CASES, **ACCESS_LOG,
+                   **RUN_SCREENING},
+    "admin": {"*": "view add change delete", "poverty_registry.person": "view add change delete full_id_number",
+              **RUN_SCREENING},
 }
+
+
+# Actions that are a model's own permission (Meta.permissions), not "<action>_<model>".
+CUSTOM_CODENAMES = {"full_id_number": "view_full_id_number", "run_screening": "run_screening"}
 
 
 def _codenames(label: str, actions: str) -> list[tuple[str, str]]:
     app_label, model = label.split(".")
-    return [(app_label, f"view_{action}" if action == "full_id_number" else f"{action}_{model}")
-            for action in actions.split()]
+    return [(app_label, CUSTOM_CODENAMES.get(action, f"{action}_{model}")) for action in actions.split()]
 
 
 def unknown_labels(role_permissions: dict[str, dict[str, str]] | None = None) -> list[str]:

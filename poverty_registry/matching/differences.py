@@ -163,8 +163,8 @@ def m04_missing_sql(scope: Scope) -> str:
 
 def m04_extra_sql(scope: Scope) -> str:
     """The ledger person holds the category on the run date; civil affairs has no active record of it."""
-    active = f"""EXISTS (SELECT 1 FROM ({resolved_sql('civil_affairs', scope)}) r
-                        WHERE r.person_id = p.id AND {ACTIVE_CA})"""
+    # One set of persons, hashed once (NOT IN: person_id is never null), not the list re-read for every holder.
+    active = f"""p.id IN (SELECT r.person_id FROM ({resolved_sql('civil_affairs', scope)}) r WHERE {ACTIVE_CA})"""
     since = f"""(SELECT max(c.valid_from) FROM {CATS} c WHERE c.person_id = p.id AND c.category = %(cat)s
                   AND c.valid_from <= %(run_date)s)"""
     return f"""

@@ -48,6 +48,8 @@ def begin(inbox: Path | str | None = None, triggered_by: str = "", today: dt.dat
                 raise AlreadyRunning(running)
             log.warning("比对：第%s次比对未完成且无人处理，继续执行", running.pk)
             _heartbeat(running.pk)
+            if task_id and not running.task_id:  # begun by a page: the task that takes it up owns it
+                MatchingRun.objects.filter(pk=running.pk).update(task_id=task_id[:64])
             return running, True
         try:
             with transaction.atomic():

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Sum
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,10 +21,12 @@ from claims.models import AuditRecord
 
 from .. import access_log, confirmation
 from ..admin_base import shown_id_number
+from ..background import BACKGROUND_UNAVAILABLE, broker_available, enqueue
 from ..idnumber import mask_id_number
 from ..models import MatchingItem, MatchingRun, MatchingRunCount, MatchLink, Region
 from ..redirects import safe_next
 from ..resources import MatchingItemResource
+from . import run as matching_run
 from . import services
 from .filters import MatchingItemFilterSet
 from .vocab import DIFFERENCES, ITEM_STATUSES, ITEM_TRANSITIONS
@@ -137,7 +140,70 @@ def runs(request):
         counts[row["run_id"]][row["code"]] = row["total"]
     for run in page:
         run.visible_counts = [counts[run.pk].get(code, 0) for code in DIFFERENCES]
-    return render(request, "matching/runs.html", {"page": page, "codes": list(DIFFERENCES.items())})
+    return render(request, "matching/runs.html", {"page": page, "codes": list(DIFFERENCES.items()),
+                                                  **_last_runs(request)})
+
+
+NIGHTLY = "beat"  # triggered_by of the nightly run (matching_tasks.nightly_matching), "recover" when resumed
+
+
+def _last_runs(request) -> dict:
+    """The last nightly run (and a newer one started otherwise), the running one, and may the user start."""
+    runs = MatchingRun.objects.restrict(request.user)
+    finished = runs.exclude(status="running")
+    nightly = finished.filter(triggered_by__in=(NIGHTLY, "recover")).first()
+    latest = finished.first()
+    for run in filter(None, (nightly, latest)):
+        run.total = sum(run.counts.values())
+    schedule = settings.CELERY_BEAT_SCHEDULE["nightly-matching"]["schedule"]
+    return {"nightly": nightly, "latest": latest if latest and latest != nightly else None,
+            "current": runs.filter(status="running").first(),
+            "at": f"{min(schedule.hour):02d}:{min(schedule.minute):02d}",
+            "may_start": request.user.has_perm("poverty_registry.add_matchingrun")}
+
+
+@require_POST
+@login_required
+@permission_required("poverty_registry.add_matchingrun", raise_exception=True)
+def start_run(request):
+    """立即比对: take the run lock here (a second start is refused at once), then hand the run to the
+    worker (matching.start resumes the run it finds running and nobody working on)."""
+    if not broker_available():
+        messages.error(request, BACKGROUND_UNAVAILABLE)
+        return redirect("matching:runs")
+    running = MatchingRun.objects.filter(status="running").first()
+    if running is not None:
+        messages.error(request, str(matching_run.AlreadyRunning(running)))
+        return redirect("matching:runs")
+    try:
+        run, _ = matching_run.begin(None, f"页面：{request.user.username}")
+    except matching_run.AlreadyRunning as exc:
+        messages.error(request, str(exc))
+        return redirect("matching:runs")
+    from ..matching_tasks import start_matching
+
+    if enqueue(start_matching, None, run.triggered_by):
+        messages.success(request, f"已开始第{run.pk}次比对，完成后本页自动刷新")
+    else:
+        MatchingRun.objects.filter(pk=run.pk, status="running", phase="started").update(
+            status="failed", phase="finished", finished_at=timezone.now(), message=BACKGROUND_UNAVAILABLE)
+        messages.error(request, BACKGROUND_UNAVAILABLE)
+    return redirect("matching:runs")
+
+
+@login_required
+def run_status(request):
+    """The running (else the last) run's progress by county, polled by the runs page."""
+    run = MatchingRun.objects.restrict(request.user).first()
+    if run is None:
+        return JsonResponse({"running": False, "percent": 0, "stage": "", "status_display": ""})
+    shards = list(run.shards.values_list("status", flat=True))
+    done = sum(1 for status in shards if status != "pending")
+    stage = (f"第{run.pk}次比对：{run.get_phase_display()}" if not shards
+             else f"第{run.pk}次比对：已完成 {done}/{len(shards)} 个县（区）")
+    percent = 5 if not shards else 10 + int(90 * done / len(shards))
+    return JsonResponse({"running": run.status == "running", "percent": 100 if run.status != "running" else percent,
+                         "stage": stage, "status_display": run.get_status_display()})
 
 
 @login_required

@@ -42,10 +42,12 @@ def _seed_enrolments() -> dict:
     from django.utils import timezone
 
     from enrollment.demo import seed_enrolments
+    from enrollment.services import ensure_default_policies
     from enrollment.subsidies import compute_subsidies
 
     year = timezone.localdate().year
     with audit_context(source="seed_demo"):
+        ensure_default_policies()  # the migrations made them; a database emptied since has none
         enrolments = seed_enrolments((year - 1, year))
         run = compute_subsidies(year)
     return {"enrolments": enrolments, "subsidised_persons": run.persons}
