@@ -25,6 +25,8 @@ LOW_INCOME = "low_income"
 SEVERE_DISABILITY = "severe_disability"  # a category, but not "poor" for settlement
 CATEGORY_NAMES = dict(CATEGORIES)  # the ledger's vocabulary (poverty_registry/vocab.py, pure Python)
 CATEGORY_LABELS = {label: code for code, label in CATEGORY_NAMES.items()}
+# The category a settlement applied: none (blank) is how the engine settles everyone not poor.
+SETTLED_CATEGORIES = {"": "非贫困人口", **CATEGORY_NAMES}
 
 TOWNSHIP = "township"
 COUNTY = "county"
