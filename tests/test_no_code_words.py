@@ -133,9 +133,15 @@ def _first(model_label: str, **filters):
     return apps.get_model(model_label).objects.filter(**filters).order_by("id").first()
 
 
-# One object per URL parameter of every page outside the admin; a new page with a parameter needs its entry.
+def _settled_categories() -> set[str]:
+    return set(apps.get_model("claims.settlement").objects.values_list("category", flat=True))
+
+
+# The URL parameters of every page outside the admin (one object, or a list); a new page with parameters needs
+# its entry.
 PAGE_OBJECTS = {
-    "claims:sheet": lambda: {"pk": _first("claims.claim", status="settled").pk},
+    "claims:sheet": lambda: [{"pk": _first("claims.settlement", category=c, is_current=True).claim_id}
+                             for c in _settled_categories()],  # a sheet of every category settled
     "claims:resettle_run": lambda: {"pk": _first("claims.resettlerun").pk},
     "enrollment:report": lambda: {"pk": _first("enrollment.subsidyreport").pk},
     "enrollment:report_print": lambda: {"pk": _first("enrollment.subsidyreport").pk},
@@ -170,7 +176,8 @@ def page_urls() -> list[str]:
             urls += [reverse(name, kwargs={"kind_code": kind}) for kind in importing.KINDS]
         elif params:
             assert name in PAGE_OBJECTS, f"{name}: no sample object for its URL parameters {params}"
-            urls.append(reverse(name, kwargs=PAGE_OBJECTS[name]()))
+            objects = PAGE_OBJECTS[name]()
+            urls += [reverse(name, kwargs=kwargs) for kwargs in (objects if isinstance(objects, list) else [objects])]
         else:
             urls.append(reverse(name))
     return urls
