@@ -1,8 +1,6 @@
 """Admin of claims and supervision; the read-only, scoped audit trail browser."""
 from __future__ import annotations
 
-import json
-
 from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -15,26 +13,8 @@ from django.utils.html import format_html, format_html_join
 from poverty_registry.admin_base import ReadOnlyScopedAdmin, ReferenceImportMixin, ScopedAdmin, ScopedExportMixin
 
 from .audit_anchor import anchor_path, anchors_of_day
+from .audit_display import LINK_TABLES, SOURCES, column_label, model_label, shown_value, source_label
 from .models import AuditRecord
-
-
-def model_of(table_name: str):
-    return next((m for m in apps.get_models() if m._meta.db_table == table_name), None)
-
-
-def model_label(table_name: str) -> str:
-    model = model_of(table_name)
-    return str(model._meta.verbose_name) if model else table_name
-
-
-def column_label(table_name: str, column: str) -> str:
-    """The field's Chinese name for a column of the audited row."""
-    model = model_of(table_name)
-    if model is not None:
-        for field in model._meta.concrete_fields:
-            if field.column == column:
-                return str(field.verbose_name)
-    return column
 
 
 class TableFilter(admin.SimpleListFilter):
@@ -42,10 +22,24 @@ class TableFilter(admin.SimpleListFilter):
     parameter_name = "table_name"
 
     def lookups(self, request, model_admin):
-        return [(m._meta.db_table, m._meta.verbose_name) for m in apps.get_models() if getattr(m, "audited", False)]
+        audited = [(m._meta.db_table, m._meta.verbose_name) for m in apps.get_models() if getattr(m, "audited", False)]
+        return audited + [(table, label) for table, (label, _) in LINK_TABLES.items()]
 
     def queryset(self, request, queryset):
         return queryset.filter(table_name=self.value()) if self.value() else queryset
+
+
+class SourceFilter(admin.SimpleListFilter):
+    """Where changes came from, named in words (the stored codes: claims.audit_display.SOURCES)."""
+
+    title = "来源"
+    parameter_name = "source"
+
+    def lookups(self, request, model_admin):
+        return list(SOURCES.items())
+
+    def queryset(self, request, queryset):
+        return queryset.filter(source=self.value()) if self.value() else queryset
 
 
 class ObjectFilter(admin.SimpleListFilter):
@@ -64,8 +58,9 @@ class ObjectFilter(admin.SimpleListFilter):
 
 @admin.register(AuditRecord)
 class AuditRecordAdmin(ReadOnlyScopedAdmin):
-    list_display = ("id", "at", "actor_username", "ip", "action", "table_label", "object_pk", "changes_summary")
-    list_filter = (TableFilter, ObjectFilter, "action", "source", ("at", admin.DateFieldListFilter))
+    list_display = ("id", "at", "actor_label", "ip_label", "action", "table_label", "object_pk", "source_label",
+                    "changes_summary")
+    list_filter = (TableFilter, ObjectFilter, "action", SourceFilter, ("at", admin.DateFieldListFilter))
     search_fields = ("=actor_username", "=object_pk")
     search_help_text = "按操作人账号或对象主键精确查询"
     date_hierarchy = "at"
@@ -100,7 +95,7 @@ class AuditRecordAdmin(ReadOnlyScopedAdmin):
             "checked": checked, "anchor_file": anchor_path(), "printed_at": timezone.now()})
 
     def get_fields(self, request, obj=None):
-        return ("at", "actor_username", "actor_id", "ip", "source", "action", "table_label", "object_pk",
+        return ("at", "actor_label", "actor_id", "ip_label", "source_label", "action", "table_label", "object_pk",
                 "region_code", "changes_table", "chain_hex")
 
     def get_readonly_fields(self, request, obj=None):
@@ -109,6 +104,18 @@ class AuditRecordAdmin(ReadOnlyScopedAdmin):
     @admin.display(description="数据表")
     def table_label(self, obj):
         return model_label(obj.table_name)
+
+    @admin.display(description="操作人")
+    def actor_label(self, obj):
+        return obj.actor_username or "系统（无登录账号）"
+
+    @admin.display(description="IP地址")
+    def ip_label(self, obj):
+        return obj.ip or "本机（命令或后台任务）"
+
+    @admin.display(description="来源")
+    def source_label(self, obj):
+        return source_label(obj.source)
 
     @admin.display(description="变更内容")
     def changes_summary(self, obj):
@@ -120,19 +127,14 @@ class AuditRecordAdmin(ReadOnlyScopedAdmin):
     def changes_table(self, obj):
         rows = format_html_join(
             "", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
-            ((column_label(obj.table_name, name), _shown(old), _shown(new)) for name, old, new in obj.changed_fields()),
+            ((column_label(obj.table_name, name), shown_value(obj.table_name, name, old),
+              shown_value(obj.table_name, name, new)) for name, old, new in obj.changed_fields()),
         )
         return format_html('<table class="data"><tr><th>字段</th><th>修改前</th><th>修改后</th></tr>{}</table>', rows)
 
     @admin.display(description="链哈希")
     def chain_hex(self, obj):
         return bytes(obj.chain_hash).hex()
-
-
-def _shown(value) -> str:
-    if value is None:
-        return "—"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 # ---- Fund supervision (DOMAIN §7): rule parameters, screening hits, cases ------------------------------------

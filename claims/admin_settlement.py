@@ -65,7 +65,9 @@ class PolicySetAdmin(ScopedAdmin):
         return ("year", "region") if obj else ()
 
     def get_fieldsets(self, request, obj=None):
-        return [(None, {"fields": ("year", "region", "note", "resettle")})]
+        may_save = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        # "resettle" is a choice made when saving: nothing to show to whom only reads
+        return [(None, {"fields": ("year", "region", "note", "resettle") if may_save else ("year", "region", "note")})]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["fields"] = ("year", "region") if obj is None else ()

@@ -8,7 +8,7 @@ from poverty_registry.models import CityWideQuerySet, Person, Region, User
 from poverty_registry.scoping import RegionScopedManager
 from poverty_registry.vocab import HOSPITAL_LEVELS, VISIT_TYPES
 
-from .settlement import TIER_CODES, TIER_NAMES
+from .settlement import SETTLED_CATEGORIES, TIER_CODES, TIER_NAMES
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -126,7 +126,7 @@ class Settlement(models.Model):
     version = models.PositiveIntegerField("版本")
     is_current = models.BooleanField("当前版本", default=True)
     policy = models.ForeignKey(PolicySet, models.PROTECT, null=True, verbose_name="所用政策")
-    category = models.CharField("适用人员类别", max_length=20, blank=True)
+    category = models.CharField("适用人员类别", max_length=20, blank=True, choices=SETTLED_CATEGORIES.items())
     enrolled = models.BooleanField("当年参保")
     basic = models.DecimalField(TIER_NAMES["basic"], **MONEY)
     critical = models.DecimalField(TIER_NAMES["critical"], **MONEY)
@@ -241,7 +241,9 @@ class AuditRecord(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_action_display()} {self.table_name}#{self.object_pk}"
+        from .audit_display import record_title
+
+        return record_title(self.table_name, self.get_action_display(), self.object_pk)
 
     def changed_fields(self) -> list[tuple[str, object, object]]:
         before, after = self.before or {}, self.after or {}
@@ -274,7 +276,9 @@ class AuditJournal(models.Model):
         ordering = ["-id"]
 
     def __str__(self):
-        return f"{self.get_action_display()} {self.table_name} ×{self.rows}"
+        from .audit_display import model_label
+
+        return f"{self.get_action_display()} {model_label(self.table_name)} ×{self.rows}"
 
 
 # ---- Fund supervision (DOMAIN §7): screening parameters and hits, cases, recoveries, evidence files -------
@@ -500,8 +504,8 @@ class CaseEvent(models.Model):
 
     case = models.ForeignKey(Case, models.CASCADE, related_name="events", verbose_name="案件")
     action = models.CharField("操作", max_length=20)
-    from_state = models.CharField("原状态", max_length=16, blank=True)
-    to_state = models.CharField("新状态", max_length=16)
+    from_state = models.CharField("原状态", max_length=16, blank=True, choices=Case.STATES.items())
+    to_state = models.CharField("新状态", max_length=16, choices=Case.STATES.items())
     note = models.TextField("说明", blank=True)
     user = models.ForeignKey(User, models.PROTECT, verbose_name="操作人")
     at = models.DateTimeField("时间", auto_now_add=True)
@@ -515,7 +519,9 @@ class CaseEvent(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self):
-        return f"{self.action} {self.from_state}→{self.to_state}"
+        if self.from_state == self.to_state:
+            return f"{self.action}（{self.get_to_state_display()}）"
+        return f"{self.action} {self.get_from_state_display() or '—'}→{self.get_to_state_display()}"
 
 
 class Recovery(models.Model):

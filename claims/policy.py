@@ -106,6 +106,9 @@ def save_version(year: int, region: Region, params: PolicyParams, *, user=None, 
     )
 
 
+DEFAULT_NOTE = "系统默认参数（六档一站式结算）"
+
+
 def install_defaults(region_code: str = "4306", years=range(2020, 2027)) -> list[PolicySet]:
     """Version 1 with the §6.4 defaults for each year that has no policy set in the region (tests, demo)."""
     made = []
@@ -113,7 +116,7 @@ def install_defaults(region_code: str = "4306", years=range(2020, 2027)) -> list
         if not PolicySet.objects.filter(year=year, region_id=region_code).exists():
             made.append(PolicySet.objects.create(
                 code=f"{region_code}-{year}-v1", year=year, region_id=region_code, version=1,
-                params=DEFAULT_POLICY.to_dict(), in_force=True, note="DOMAIN §6.4 默认参数"))
+                params=DEFAULT_POLICY.to_dict(), in_force=True, note=DEFAULT_NOTE))
     return made
 
 

@@ -33,6 +33,8 @@ TUOPIN = "tuopin"
 LOW_INCOME = "low_income"
 SEVERE_DISABILITY = "severe_disability"  # a category, but not "poor" for settlement
 CATEGORY_NAMES = dict(CATEGORIES)  # the ledger's vocabulary (poverty_registry/vocab.py, pure Python)
+# The category a settlement applied: none (blank) is how the engine settles everyone not poor.
+SETTLED_CATEGORIES = {"": "非贫困人口", **CATEGORY_NAMES}
 
 # Codes of vocab.HOSPITAL_LEVELS and vocab.VISIT_TYPES the engine's rules name.
 TOWNSHIP = "township"

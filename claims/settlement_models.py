@@ -11,7 +11,7 @@ from poverty_registry.models import Person, Region, User
 from poverty_registry.scoping import RegionScopedManager
 
 from .models import MONEY, PolicySet
-from .settlement import CATEGORY_NAMES
+from .settlement import CATEGORY_NAMES, SETTLED_CATEGORIES
 
 
 class CountyIncome(models.Model):
@@ -48,7 +48,7 @@ class PersonYearTotal(models.Model):
     person = models.ForeignKey(Person, models.SET_NULL, null=True, blank=True, db_constraint=False,
                                related_name="year_totals", verbose_name="建档立卡人员")
     region = models.ForeignKey(Region, models.PROTECT, verbose_name="参保人所在区划", db_index=False)
-    category = models.CharField("适用人员类别", max_length=20, blank=True)
+    category = models.CharField("适用人员类别", max_length=20, blank=True, choices=SETTLED_CATEGORIES.items())
     claim_count = models.PositiveIntegerField("就诊人次")
     total_cost = models.DecimalField("医疗总费用累计", **MONEY)
     reimbursed = models.DecimalField("各档报销累计", **MONEY)

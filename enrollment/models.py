@@ -3,7 +3,7 @@ from django.db import models
 
 from poverty_registry.models import Person, Region, User
 from poverty_registry.scoping import RegionScopedManager
-from poverty_registry.vocab import ENROLMENT_STATUSES
+from poverty_registry.vocab import CATEGORIES, ENROLMENT_STATUSES
 
 
 class Enrolment(models.Model):
@@ -139,7 +139,7 @@ class SubsidyLine(models.Model):
     id_number = models.CharField("身份证号", max_length=18)
     name = models.CharField("姓名", max_length=50)
     year = models.PositiveSmallIntegerField("参保年度")
-    category = models.CharField("资助类别", max_length=20)
+    category = models.CharField("资助类别", max_length=20, choices=CATEGORIES.items())
     premium = models.DecimalField("个人缴费标准", **MONEY)
     subsidy = models.DecimalField("资助金额", **MONEY)
     fund = models.CharField("资金来源", max_length=60)
@@ -191,8 +191,8 @@ class SubsidyChange(models.Model):
     region = models.ForeignKey(Region, models.PROTECT, verbose_name="所在村（社区）", db_constraint=False,
                                db_index=False)
     old_region = models.CharField("原所在村", max_length=12, blank=True)
-    old_category = models.CharField("原类别", max_length=20, blank=True)
-    new_category = models.CharField("新类别", max_length=20, blank=True)
+    old_category = models.CharField("原类别", max_length=20, blank=True, choices=CATEGORIES.items())
+    new_category = models.CharField("新类别", max_length=20, blank=True, choices=CATEGORIES.items())
     old_subsidy = models.DecimalField("原资助金额", null=True, **MONEY)
     new_subsidy = models.DecimalField("新资助金额", null=True, **MONEY)
     old_policy = models.BigIntegerField("原政策版本ID", null=True)
@@ -241,7 +241,7 @@ class SubsidyReportLine(models.Model):
     id_number = models.CharField("身份证号", max_length=18)
     name = models.CharField("姓名", max_length=50)
     region_code = models.CharField("所在村（社区）代码", max_length=12)
-    category = models.CharField("资助类别", max_length=20)
+    category = models.CharField("资助类别", max_length=20, choices=CATEGORIES.items())
     premium = models.DecimalField("个人缴费标准", **MONEY)
     subsidy = models.DecimalField("资助金额", **MONEY)
     fund = models.CharField("资金来源", max_length=60)

@@ -31,12 +31,20 @@ class AccountFilter(admin.SimpleListFilter):
 
 @admin.register(AccessRecord)
 class AccessRecordAdmin(ReadOnlyScopedAdmin):
-    list_display = ("at", "username", "region_code", "ip", "kind", "object_key", "file_name", "filters", "rows",
+    list_display = ("at", "username", "region_code", "ip", "kind", "object_text", "file_name", "filters", "rows",
                     "full_ids")
     list_filter = ("kind", AccountFilter, ("at", admin.DateFieldListFilter))
     search_fields = ("=username", "=object_key", "=ip")
     search_help_text = "按账号、对象或IP地址精确查询"
     ordering = ("-id",)
+
+    fields = ("at", "user_id", "username", "region_code", "ip", "kind", "path", "object_text", "file_name",
+              "filters", "rows", "full_ids")
+    readonly_fields = fields
+
+    @admin.display(description="对象")
+    def object_text(self, obj):
+        return obj.object_label
 
 
 @admin.register(AccessFlag)
@@ -48,7 +56,7 @@ class AccessFlagAdmin(ReadOnlyScopedAdmin):
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}),
-                         "subtitle": f"当前阈值：每日 {daily_limit()} 个完整身份证号（ACCESS_FULL_ID_DAILY_LIMIT）"}
+                         "subtitle": f"当前阈值：每日 {daily_limit()} 个完整身份证号（部署设置可调）"}
         return super().changelist_view(request, extra_context)
 
     @admin.display(description="当日访问记录")

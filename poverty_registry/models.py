@@ -13,7 +13,7 @@ from django.utils import timezone
 from . import regions as region_codes
 from .idnumber import IdNumberError, mask_id_number, parse_id_number
 from .scoping import RegionScopedManager, RegionScopedQuerySet
-from .vocab import CATEGORIES, HEAD_RELATION, POVERTY_STATUSES, REGION_LEVELS, ROLES, SEXES
+from .vocab import CATEGORIES, HEAD_RELATION, IMPORT_KINDS, POVERTY_STATUSES, REGION_LEVELS, ROLES, SEXES
 
 
 class Region(models.Model):
@@ -236,7 +236,7 @@ class ImportRun(models.Model):
     }
     RUNNING = ("previewing", "importing")  # held by a process, under a lease (poverty_registry.import_leases)
 
-    kind = models.CharField("导入类型", max_length=20)
+    kind = models.CharField("导入类型", max_length=20, choices=IMPORT_KINDS.items())
     file_name = models.CharField("文件名", max_length=255)
     file = models.ForeignKey(ImportFile, models.PROTECT, verbose_name="文件", related_name="runs")
     user = models.ForeignKey(User, models.PROTECT, verbose_name="上传人")
@@ -428,11 +428,11 @@ class MatchingRecord(models.Model):
     match_key = models.CharField("关联键", max_length=40)
     name = models.CharField("姓名", max_length=50)
     birth_date = models.DateField("出生日期（号码推得）", null=True)
-    sex = models.CharField("性别（号码推得）", max_length=1, blank=True)
+    sex = models.CharField("性别（号码推得）", max_length=1, blank=True, choices=SEXES.items())
     village = models.CharField("所在村代码", max_length=12, blank=True)
     household_no = models.CharField("户编号", max_length=30, blank=True)
-    category = models.CharField("类别", max_length=20, blank=True)
-    poverty_status = models.CharField("脱贫状态", max_length=12, blank=True)
+    category = models.CharField("类别", max_length=20, blank=True, choices=CATEGORIES.items())
+    poverty_status = models.CharField("脱贫状态", max_length=12, blank=True, choices=POVERTY_STATUSES.items())
     start_date = models.DateField("起始日期", null=True)
     end_date = models.DateField("终止日期", null=True)
     death_date = models.DateField("死亡日期", null=True)
@@ -589,7 +589,21 @@ class AccessRecord(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.username} {self.get_kind_display()} {self.object_key or self.file_name}"
+        return f"{self.username} {self.get_kind_display()} {self.object_label or self.file_name}"
+
+    @property
+    def object_label(self) -> str:
+        """The object in words: "claims.claim:780" → 就诊结算记录 #780 (the key keeps the model's label)."""
+        from django.apps import apps
+
+        label, _, key = self.object_key.partition(":")
+        try:
+            model = apps.get_model(label) if label else None
+        except (LookupError, ValueError):
+            model = None
+        if model is None:
+            return self.object_key
+        return f"{model._meta.verbose_name} #{key}" if key else str(model._meta.verbose_name)
 
 
 class AccessFlag(models.Model):

@@ -167,5 +167,8 @@ ROLES = {
     "admin": "系统管理员",
 }
 
+# The kinds of file the import framework takes (poverty_registry.importing.KINDS), as runs list them.
+IMPORT_KINDS = {"ledger": "建档立卡台账", "enrolment": "参保名单", "claims": "医疗机构结算单"}
+
 REGION_LEVELS = {1: "省", 2: "市", 3: "县（区）", 4: "乡镇（街道）", 5: "村（社区）"}
 HEAD_RELATION = "户主"

@@ -120,6 +120,41 @@ def test_audit_page_lists_records_of_one_object(client, clerk_a, person_a):
     assert [r.object_pk for r in listed.context["cl"].result_list] == [str(person_a.pk)]
 
 
+def test_login_is_recorded_under_the_account_and_its_address(client, clerk_a):
+    from tests.conftest import PASSWORD
+
+    response = client.post(reverse("admin:login"), {"username": "clerk_a", "password": PASSWORD},
+                           REMOTE_ADDR="10.9.8.7")
+    assert response.status_code == 302
+    login = records_for(clerk_a).filter(action="UPDATE").latest("id")
+    assert [name for name, _, _ in login.changed_fields()] == ["last_login"]
+    assert (login.actor_username, login.actor_id, login.ip, login.source) == ("clerk_a", clerk_a.pk, "10.9.8.7",
+                                                                              "login")
+    with connection.cursor() as cursor:  # the connection outlives the request: nothing of it may stay behind
+        cursor.execute("SELECT current_setting('audit.context', true)")
+        assert cursor.fetchone()[0] in ("", None)
+
+
+def test_audit_pages_name_tables_columns_values_and_sources_in_words(client, administrator, clerk_a):
+    from claims.audit_display import shown_value, source_label
+    from poverty_registry.services import save_staff
+    from tests.test_no_code_words import visible_text
+
+    save_staff("clerk_a", region_code=clerk_a.region_id, role="county")  # the role: a row of the groups table
+    record = AuditRecord.objects.filter(table_name="poverty_registry_user_groups").latest("id")
+    client.force_login(administrator)
+    listed = " ".join(visible_text(client.get(reverse("admin:claims_auditrecord_changelist"),
+                                              {"table_name": "poverty_registry_user_groups"}).content.decode()))
+    assert "账号的角色" in listed and "角色、编号、账号" in listed and "poverty_registry_user_groups" not in listed
+    page = client.get(reverse("admin:claims_auditrecord_change", args=[record.pk])).content.decode()
+    assert f"{record.get_action_display()} 账号的角色 #{record.object_pk}" in page
+    assert (shown_value("claims_settlement", "category", "dibao"), shown_value("claims_settlement", "category", ""),
+            shown_value("poverty_registry_user", "is_active", True), shown_value("claims_claim", "total_cost", 0.0),
+            shown_value("claims_claim", "total_cost", 12345.5)) == ("低保对象", "非贫困人口", "是", "0.00", "12,345.50")
+    assert [source_label(s) for s in ("seed_demo", "web", "login", "matching:3", "resettle:4", "import_ledger")] == [
+        "演示数据", "网页操作", "登录", "比对 #3", "重新结算 #4", "台账导入命令"]
+
+
 # ---- Large statements: the journal, spread into records after the commit --------------------------------------
 
 RECORD_FIELDS = ("table_name", "object_pk", "action", "before", "after", "actor_id", "actor_username", "ip",
