@@ -179,6 +179,8 @@ class SupervisionParamAdmin(ReferenceImportMixin, ScopedAdmin):
     def get_fieldsets(self, request, obj=None):
         code = self.rule_code(request, obj)
         fieldsets = [(None, {"fields": self.base_fields})]
+        if obj is not None and not self.has_change_permission(request, obj):  # read-only: the values in words
+            return [*fieldsets, ("规则参数", {"fields": ("params_text",)})]
         if code and PARAMETERS[code]:
             fieldsets.append((f"规则参数：{PARAM_CHOICES[code]}", {
                 "fields": [rule_field_name(key) for key in PARAMETERS[code]],

@@ -20,6 +20,7 @@ from django.utils import timezone
 from enrollment.models import Enrolment, SubsidyReport
 from poverty_registry.idnumber import check_char
 from poverty_registry.models import Household, MatchingRun, Person, PersonCategory, Region
+from poverty_registry.vocab import ASSISTANCE_CATEGORIES, CATEGORIES, DISABILITY_GRADES, POVERTY_STATUSES
 
 from .models import Case, Claim, Hospital, ScreeningHit, ScreeningRun
 from .settlement_models import ResettleRun
@@ -27,6 +28,8 @@ from .settlement_models import ResettleRun
 DEMO = "演示数据初始化"  # triggered_by of the demo's runs
 CLAIM_PREFIX = "JGYS"  # claim numbers of the claims planted for the screening rules
 VILLAGE_A, VILLAGE_B = "430621100201", "430626100201"  # 岳阳县荣家湾镇 (the demo clerk xiangzhen's), 平江县汉昌镇
+
+TUOPIN, LIFTED = CATEGORIES["tuopin"], POVERTY_STATUSES["lifted"]  # as the poverty office's list spells them
 
 
 # ---- matching: every difference M01–M07 ---------------------------------------------------------------------
@@ -118,22 +121,23 @@ def plant_every_difference(inbox: Path, run_date: dt.date, *, village_a: str = V
                              region_id=village_a[:9])
 
     def listed(key, name=None):
-        return [p[key].id_number, name or p[key].name, f"H{p[key].pk}", "脱贫人口", "已脱贫", p[key].region_id]
+        return [p[key].id_number, name or p[key].name, f"H{p[key].pk}", TUOPIN, LIFTED, p[key].region_id]
 
     extra = extra_rows or {}
     name = f"_{run_date.replace(day=1):%Y%m%d}.csv"
     write_list(inbox, "poverty", [
         listed("fine"), listed("unenrolled"), listed("dibao"), listed("tekun"), listed("disabled"), listed("dead"),
         listed("renamed", "王伍"), listed("spaced", "欧阳 娜"), listed("far"),
-        [one_digit_typo(p["typo"].id_number), "辛九", "H19", "脱贫人口", "已脱贫", village_a],
-        [o["not_in_ledger"], "外来人", "H31", "脱贫人口", "已脱贫", village_a],
+        [one_digit_typo(p["typo"].id_number), "辛九", "H19", TUOPIN, LIFTED, village_a],
+        [o["not_in_ledger"], "外来人", "H31", TUOPIN, LIFTED, village_a],
         *extra.get("poverty", []),
     ], name="poverty" + name)
     write_list(inbox, "civil_affairs", [
-        [p["dibao"].id_number, "丁四", "低保对象", "2024-01-01", ""],
-        [p["fine"].id_number, "甲一", "低保对象", "2023-01-01", "2025-12-31"],
-        [p["tekun"].id_number, "戊五", "特困供养人员", "2019-01-01", "2023-12-31"],  # ended: civil affairs has none
-        [o["civil_only"], "民政外", "低保边缘", "2024-01-01", ""],
+        [p["dibao"].id_number, "丁四", ASSISTANCE_CATEGORIES["dibao"], "2024-01-01", ""],
+        [p["fine"].id_number, "甲一", ASSISTANCE_CATEGORIES["dibao"], "2023-01-01", "2025-12-31"],
+        # ended: civil affairs has none in force
+        [p["tekun"].id_number, "戊五", ASSISTANCE_CATEGORIES["tekun"], "2019-01-01", "2023-12-31"],
+        [o["civil_only"], "民政外", ASSISTANCE_CATEGORIES["dibao_edge"], "2024-01-01", ""],
         *extra.get("civil_affairs", []),
     ], name="civil_affairs" + name)
     write_list(inbox, "deaths", [
@@ -143,21 +147,21 @@ def plant_every_difference(inbox: Path, run_date: dt.date, *, village_a: str = V
         *extra.get("deaths", []),
     ], name="deaths" + name)
     write_list(inbox, "disability", [
-        [p["disabled"].id_number, "己六", "肢体", "一级"],
-        [p["fine"].id_number, "甲一", "视力", "三级"],
+        [p["disabled"].id_number, "己六", "肢体", DISABILITY_GRADES[1]],
+        [p["fine"].id_number, "甲一", "视力", DISABILITY_GRADES[3]],
         *extra.get("disability", []),
     ], name="disability" + name)
     planted.expected = {"M01": 2, "M02": 1, "M03": 1, "M04": 3, "M05": 2, "M06": 1, "M07": 1}
     return planted
 
 
-ASSISTANCE_LABELS = {"dibao": "低保对象", "tekun": "特困供养人员"}
+ASSISTANCE_LABELS = {code: ASSISTANCE_CATEGORIES[code] for code in ("dibao", "tekun")}
 
 
 def ledger_rows(run_date: dt.date) -> dict[str, list[list]]:
     """The department lists as they would be if they agreed with the ledger: every person on the poverty
     list, every 低保/特困 span in force with civil affairs, every 重度残疾 with the disability federation."""
-    poverty = [[number, name, household, "脱贫人口", "已脱贫", region] for number, name, household, region in
+    poverty = [[number, name, household, TUOPIN, LIFTED, region] for number, name, household, region in
                Person.objects.filter(death_date__isnull=True).order_by("id")
                .values_list("id_number", "name", "household__household_no", "region_id")]
     spans = (PersonCategory.objects.filter(valid_from__lte=run_date).exclude(valid_to__lt=run_date)
@@ -165,7 +169,7 @@ def ledger_rows(run_date: dt.date) -> dict[str, list[list]]:
     civil = [[number, name, ASSISTANCE_LABELS[category], since.isoformat(), ""] for number, name, category, since in
              spans.filter(category__in=ASSISTANCE_LABELS).values_list("person__id_number", "person__name",
                                                                       "category", "valid_from")]
-    disability = [[number, name, "肢体", "一级"] for number, name in
+    disability = [[number, name, "肢体", DISABILITY_GRADES[1]] for number, name in
                   spans.filter(category="severe_disability").values_list("person__id_number", "person__name")]
     return {"poverty": poverty, "civil_affairs": civil, "disability": disability}
 

@@ -10,11 +10,10 @@ from decimal import Decimal
 from django import forms
 from django.core.exceptions import ValidationError
 
-from enrollment.models import ENROLMENT_STATUSES
 from poverty_registry.idnumber import IdNumberError, parse_id_number
 from poverty_registry.models import Person
 from poverty_registry.scoping import region_scope
-from poverty_registry.vocab import CATEGORY_SPELLINGS, HOSPITAL_LEVELS, code_of
+from poverty_registry.vocab import CATEGORY_SPELLINGS, ENROLMENT_STATUSES, HOSPITAL_LEVELS, code_of
 
 from .models import Claim, Hospital, PolicySet, SupervisionParam
 from .rules import CLEANERS, Param, ParamError, defaults_of, validate_params

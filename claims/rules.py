@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from poverty_registry.vocab import ENROLMENT_STATUSES
+
 SEVERITIES = {"high": "高", "medium": "中", "low": "低"}
 INPATIENT = "inpatient"
 PENALTY = "PENALTY"  # the penalty multiple of a confirmed case (DOMAIN §7.2), kept with the rule settings
@@ -215,7 +217,8 @@ def describe_params(code: str, params: dict | None) -> str:
     parts = []
     for key, p in PARAMETERS.get(code, {}).items():
         value = values.get(key)
-        shown = "、".join(value) if isinstance(value, list) else f"{value}{p.unit}"
+        shown = ("、".join(ENROLMENT_STATUSES.get(item, item) for item in value) if isinstance(value, list)
+                 else f"{value}{p.unit}")
         parts.append(f"{p.label} {shown}")
     return "；".join(parts) or "无参数"
 

@@ -170,9 +170,10 @@ UNSCOPED_MODELS = {
     "claims.resettlechunk": "a batch re-settlement's work list, read only by its workers and its scoped run",
 }
 
-# Region-free by design (region_field = ""): the matching's runs and loaded files are the city's; every account
-# with a region and the permission sees them, an account without a region none (CityWideQuerySet).
-CITY_WIDE_MODELS = {"poverty_registry.matchingrun", "poverty_registry.matchingsourcefile"}
+# Region-free by design (region_field = ""): the matching's and the screening's runs and loaded files are the
+# city's; every account with a region and the permission sees them, an account without a region none
+# (CityWideQuerySet).
+CITY_WIDE_MODELS = {"poverty_registry.matchingrun", "poverty_registry.matchingsourcefile", "claims.screeningrun"}
 
 # Models no role may view (superusers only): listed by name, so a model never falls here by omission.
 SUPERUSER_ONLY_MODELS: set[str] = set()

@@ -25,6 +25,17 @@ class Page:
     outsider: tuple[int, ...] = (NOT_FOUND,)  # OK: the page answers, with none of the insider's data (marker)
 
 
+def _running(label: str, **running):
+    """A run of `label` already running: a start from the page is refused (no task reaches the broker)."""
+    def build(insider):
+        from django.apps import apps
+
+        model = apps.get_model(label)
+        model.objects.filter(pk=_sample(label).pk).update(status="running", **running)
+        return {"data": {"year": "2025"}, "unchanged": lambda: list(model.objects.values_list("pk", "status"))}
+    return build
+
+
 # --- builders ---------------------------------------------------------------------------------------------
 
 def _ledger_run(insider, *, bad_row: bool = False):
@@ -153,6 +164,12 @@ PAGES: dict[str, Page] = {
     "matching:item": Page("township", _pk("poverty_registry.matchingitem")),
     # the matching's runs are the city's (CITY_WIDE_MODELS): every township sees them, counts of its own region
     "matching:runs": Page("township", _listed("poverty_registry.matchingrun", None), outsider=(OK,)),
+    "matching:run_status": Page("township", _listed("poverty_registry.matchingrun", None), outsider=(OK,)),
+    "matching:start_run": Page("county", _running("poverty_registry.matchingrun", phase="started"), method="post",
+                               insider=(REDIRECT,), outsider=(REDIRECT,)),
+    "supervision:screening_status": Page("supervisor", _listed("claims.screeningrun", None), outsider=(OK,)),
+    "supervision:screen_now": Page("supervisor", _running("claims.screeningrun"), method="post",
+                                   insider=(REDIRECT,), outsider=(REDIRECT,)),
     "matching:run": Page("township", _pk("poverty_registry.matchingrun"), outsider=(OK,)),
     "matching:links": Page("township", _listed("poverty_registry.matchlink", "关联样本"), outsider=(OK,)),
     "matching:decide_link": Page("township", _link_post, method="post", insider=(REDIRECT,)),

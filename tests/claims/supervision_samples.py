@@ -69,8 +69,16 @@ def case_attachment_sample(village):
 
 
 # The models without an admin page of their own (tests/samples.py MODEL_SAMPLES).
+def screening_run_sample(village):
+    from claims.models import ScreeningRun
+
+    return ScreeningRun.objects.create(years=[2025], status="finished", triggered_by="样本筛查", rules_done=9,
+                                       rules_total=9, counts={"2025": {"R05": 1}})
+
+
 SUPERVISION_MODEL_SAMPLES = {
     **SUPERVISION_SAMPLES,
+    "claims.screeningrun": screening_run_sample,
     "claims.casehit": case_hit_sample,
     "claims.caseevent": case_event_sample,
     "claims.recovery": recovery_sample,
