@@ -3,10 +3,8 @@ follow-ups and history, and the page to confirm or reject probable links. Thin: 
 writes through matching.services."""
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 
-import openpyxl
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -18,11 +16,10 @@ from django.views.decorators.http import require_POST
 
 from claims.models import AuditRecord
 
-from .. import access_log
+from .. import access_log, workbook
 from ..admin_base import shown_id_number
 from ..models import MatchingItem, MatchingRun, MatchingRunCount, MatchLink, Region
 from ..redirects import safe_next
-from ..tabular import neutralise_formula
 from . import services
 from .filters import MatchingItemFilterSet
 from .vocab import DIFFERENCES, ITEM_STATUSES, ITEM_TRANSITIONS
@@ -51,25 +48,12 @@ def queue(request):
 
 
 def _export(request, items) -> HttpResponse:
-    user = request.user
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("比对差异")
-    sheet.append(EXPORT_COLUMNS)
-    items = access_log.Counted(items.iterator(chunk_size=2000))
-    for item in items:
-        sheet.append([neutralise_formula(value) for value in (
-            f"{item.code} {DIFFERENCES[item.code]}", item.get_status_display(),
-            f"{item.region.name}（{item.region_id}）", item.name, shown_id_number(user, item.id_number),
-            item.get_source_display(), item.summary, item.first_run_id,
-            timezone.localtime(item.created_at).strftime("%Y-%m-%d %H:%M"), item.note)])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    response = HttpResponse(buffer.getvalue(),
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    name = f"matching_items_{timezone.localdate():%Y%m%d}.xlsx"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    access_log.record_export(request, name, items.count)
-    return response
+    rows = ([f"{item.code} {DIFFERENCES[item.code]}", item.get_status_display(),
+             f"{item.region.name}（{item.region_id}）", item.name, item.id_number, item.get_source_display(),
+             item.summary, item.first_run_id, timezone.localtime(item.created_at).strftime("%Y-%m-%d %H:%M"),
+             item.note] for item in items.iterator(chunk_size=2000))
+    return workbook.export(request, f"matching_items_{timezone.localdate():%Y%m%d}.xlsx",
+                           [workbook.Sheet("比对差异", EXPORT_COLUMNS, rows, id_columns=(4,))])
 
 
 @login_required
