@@ -3,8 +3,10 @@ survives every browser), text cells that a spreadsheet would run as a formula ne
 masked unless the user may see them in full, write-only sheets (lxml speed for a city's rows), and each file
 of personal data recorded in the access log.
 
-Two ways in: `export()` builds and answers a workbook of plain sheets (`Sheet`); `attachment()` answers a
-workbook a caller laid out itself (a styled report, the ledger in its import layout, an error file).
+Two ways in: `export()` builds and answers a workbook of plain sheets (`Sheet`); `download()`/`attachment()`
+answer a workbook a caller laid out itself (a styled report, the ledger in its import layout). The import
+framework's files are built here too: `table_workbook` (a kind's template, the ledger export) and
+`error_workbook` (an upload's rejected rows with 错误说明).
 """
 from __future__ import annotations
 
@@ -15,10 +17,14 @@ from urllib.parse import quote
 
 import openpyxl
 from django.http import HttpResponse
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
 from . import access_log
 from .idnumber import mask_id_number
-from .tabular import neutralise_formula  # the one function (the file reader, pure Python, uses it too)
+from .tabular import cell_text, neutralise_formula  # the one function (the file reader, pure Python, uses it too)
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -114,3 +120,108 @@ def download(request, filename: str, content: bytes, rows: int, **kwargs) -> Htt
     """Record a workbook built by its caller and answer it."""
     record(request, filename, rows, **kwargs)
     return attachment(content, filename)
+
+
+# Files of the import framework: a kind's template (its columns, or a ledger in its layout) and the error file of
+# an upload (its rows as they were, the rejected ones only, with 错误说明). Every cell is written as text in the
+# text columns (ID numbers, codes) so that Excel keeps all 18 digits when the clerk fixes the file and uploads it.
+
+ERROR_COLUMN = "错误说明"
+
+
+def table_workbook(title: str, header: Sequence[str], rows: Iterable[Sequence], *, text_columns: Iterable[int] = (),
+                   notes: Sequence[Sequence] = ()) -> bytes:
+    """A sheet of `header` and `rows` in the layout an import reads (`text_columns` as text, 22 wide), with a
+    填写说明 sheet when `notes` are given (its first row is the header)."""
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet(title)
+    text_columns = set(text_columns)
+    for index in range(len(header)):
+        dimension = sheet.column_dimensions[get_column_letter(index + 1)]
+        dimension.width = 22 if index in text_columns else 14
+        if index in text_columns:
+            dimension.number_format = "@"
+    sheet.append(_cells(sheet, header, (), bold=True))
+    for row in rows:
+        sheet.append(_cells(sheet, row, text_columns, keep_type=True))
+    if notes:
+        _notes_sheet(book.create_sheet("填写说明"), notes)
+    return save(book)
+
+
+def _notes_sheet(sheet, notes: Sequence[Sequence]) -> None:
+    for letter, width in zip("ABC", (20, 10, 90)):
+        sheet.column_dimensions[letter].width = width
+    sheet.append(_cells(sheet, notes[0], (), bold=True))
+    for line in notes[1:]:
+        sheet.append(safe_row(line))
+
+
+def error_workbook(table, header, errors: Iterable, *, text_columns: Iterable[str] = ()) -> bytes:
+    """The upload's rows above and at the header, then its rejected rows, each with its errors (列名：说明) in the
+    错误说明 column: the file's own when it is itself an error file, else one after the last column used. Fixed,
+    it uploads again (错误说明 is a column the import ignores)."""
+    messages: dict[int, list[str]] = {}
+    for error in errors:
+        messages.setdefault(error.row, []).append(f"{error.column}：{error.message}")
+    above = table.rows[: header.row_index]
+    header_row = table.rows[header.row_index]
+    rejected = [(number, table.row(number)) for number in sorted(messages)]
+    error_column = _error_column(header_row, [*above, header_row, *(row for _, row in rejected)])
+    texts = {header.columns[c] for c in text_columns if c in header.columns}
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet(table.sheet_name or "Sheet1")
+    for column in texts:
+        sheet.column_dimensions[get_column_letter(column + 1)].number_format = "@"
+        sheet.column_dimensions[get_column_letter(column + 1)].width = 22
+    sheet.column_dimensions[get_column_letter(error_column + 1)].width = 60
+    for row in above:
+        sheet.append(_cells(sheet, row, ()))
+    sheet.append(_cells(sheet, _with_error(header_row, error_column, ERROR_COLUMN), (), bold=True))
+    for number, row in rejected:
+        sheet.append(_cells(sheet, _with_error(row, error_column, "；".join(messages[number])), texts))
+    return save(book)
+
+
+def _error_column(header_row: list, rows: list[list]) -> int:
+    for index, value in enumerate(header_row):
+        if isinstance(value, str) and "".join(value.split()) == ERROR_COLUMN:
+            return index
+    return max((_used_width(row) for row in rows), default=0)
+
+
+def _used_width(row: list) -> int:
+    for index in range(len(row) - 1, -1, -1):
+        if row[index] not in ("", None):
+            return index + 1
+    return 0
+
+
+def _with_error(cells: list, error_column: int, message: str) -> list:
+    row = list(cells)
+    row.extend([""] * (error_column + 1 - len(row)))
+    row[error_column] = message
+    return row
+
+
+def _cells(sheet, cells: Iterable, text_columns, bold: bool = False, keep_type: bool = False) -> list:
+    """Cells as written: text neutralised and free of characters an .xlsx cannot hold (everything is text unless
+    `keep_type`); text-formatted in `text_columns`."""
+    out = []
+    for index, value in enumerate(cells):
+        if value is None or value == "":
+            out.append(None)
+            continue
+        if not keep_type or isinstance(value, str):
+            value = neutralise_formula(ILLEGAL_CHARACTERS_RE.sub("", cell_text(value)))
+        if not (bold or index in text_columns):
+            out.append(value)
+            continue
+        cell = WriteOnlyCell(sheet, value=value)
+        if index in text_columns:
+            cell.number_format = "@"
+        if bold:
+            cell.font = Font(bold=True)
+        out.append(cell)
+    return out

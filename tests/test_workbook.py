@@ -17,7 +17,7 @@ from enrollment.subsidies import compute_subsidies
 from poverty_registry import importing, workbook
 from poverty_registry.models import AccessRecord
 from tests.claims.supervision_helpers import claim, hospital
-from tests.conftest import COUNTY_A, VILLAGE_A, make_person, make_staff
+from tests.conftest import COUNTY_A, VILLAGE_A, make_staff
 from tests.enrollment.conftest import categorised, enrol, policies  # noqa: F401 — the fixture
 
 pytestmark = pytest.mark.django_db
