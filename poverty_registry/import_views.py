@@ -100,16 +100,7 @@ def confirm(request, pk: int):
     run = _run(request, pk)
     if request.user != run.user:
         raise PermissionDenied
-    try:
-        run = importing.confirm(run.pk, request.user, request.POST.get("sha256", ""))
-    except importing.StalePreview as exc:
-        messages.error(request, str(exc))
-        return redirect("imports:detail", run.pk)
-    if run.status == "imported":
-        messages.success(request, "导入完成")
-    elif run.status == "stale":
-        messages.error(request, run.message)
-    return redirect("imports:detail", run.pk)
+    return _step(request, run, lambda: importing.confirm(run.pk, request.user, request.POST.get("sha256", "")))
 
 
 def may_take_error_file(user, run: ImportRun) -> bool:
@@ -125,8 +116,14 @@ def retry(request, pk: int):
     run = _run(request, pk)
     if request.user != run.user:
         raise PermissionDenied
+    step = "confirm" if request.POST.get("step") == "confirm" else "preview"
+    return _step(request, run, lambda: importing.retry(run.pk, step))
+
+
+def _step(request, run: ImportRun, start):
+    """Start a confirm or a retry; back to the run's page with what became of it."""
     try:
-        run = importing.retry(run.pk, "confirm" if request.POST.get("step") == "confirm" else "preview")
+        run = start()
     except importing.StalePreview as exc:
         messages.error(request, str(exc))
         return redirect("imports:detail", run.pk)
