@@ -8,13 +8,11 @@ the affected person-years settled in one batch (claims.services).
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-import openpyxl
 from django.db import connection
 from django.utils import timezone
 
@@ -23,14 +21,7 @@ from poverty_registry.idnumber import IdNumberError, parse_id_number
 from poverty_registry.importing import ImportKind, ImportOutcome, RowError
 from poverty_registry.models import Region
 from poverty_registry.scoping import region_scope
-from poverty_registry.tabular import (
-    cell_errors,
-    find_header,
-    iter_data_rows,
-    parse_date,
-    read_table,
-    sheet_text,
-)
+from poverty_registry.tabular import cell_errors, iter_data_rows, parse_date
 from poverty_registry.vocab import (
     HEADERS,
     HOSPITAL_LEVEL_SPELLINGS,
@@ -174,10 +165,17 @@ class ClaimImport(ImportKind):
     permission = "claims.add_claim"
     count_labels = {"created": "新增结算单", "updated": "替换未结算单据", "settled": "写入结算结果"}
     template_name = "结算单导入模板.xlsx"
+    sheet_title = "结算单"
+    columns, synonyms, required = COLUMNS, SYNONYMS, REQUIRED
+    header_markers = ("结算单号",)
+    text_columns = ("claim_no", "hospital_code", "id_number", "diagnosis")
+    example_rows = (("ZY2024000001", "H43062100001", "岳阳县人民医院", HOSPITAL_LEVELS["county"], YES_NO[True],
+                     YES_NO[False], VISIT_TYPES["inpatient"], "430621198001010012", "张三", "2024-03-01",
+                     "2024-03-10", "J18.900", "20000.00", "2000.00"),)
 
     def run(self, data: bytes, filename: str, user, *, dry_run: bool, progress) -> ImportOutcome:
         progress(5, "读取文件")
-        table, header = _read(data, filename)
+        table, header = self.read(data, filename)
         checker = _Checker(header.labels, timezone.localdate())
         rows, rows_read = [], 0
         bad = cell_errors(table, header)
@@ -200,46 +198,6 @@ class ClaimImport(ImportKind):
             return ImportOutcome(rows_read, counts, len(checker.errors), errors)
 
         return importing.in_transaction(write, dry_run=dry_run)
-
-    def error_workbook(self, data: bytes, filename: str, errors: list[RowError]) -> bytes | None:
-        table, header = _read(data, filename)
-        messages: dict[int, list[str]] = defaultdict(list)
-        for error in errors:
-            messages[error.row].append(f"{error.column}：{error.message}")
-        book = openpyxl.Workbook(write_only=True)
-        sheet = book.create_sheet("结算单")
-        sheet.append([*map(sheet_text, table.rows[header.row_index]), "错误说明"])
-        for row in sorted(messages):
-            cells = [sheet_text(c) for c in table.row(row)]
-            sheet.append([*cells, "；".join(messages[row])])
-        return _save(book)
-
-    def template(self) -> bytes | None:
-        book = openpyxl.Workbook()
-        sheet = book.active
-        sheet.title = "结算单"
-        sheet.append(list(COLUMNS.values()))
-        sheet.append(["ZY2024000001", "H43062100001", "岳阳县人民医院", HOSPITAL_LEVELS["county"], YES_NO[True],
-                      YES_NO[False], VISIT_TYPES["inpatient"],
-                      "430621198001010012", "张三", "2024-03-01", "2024-03-10", "J18.900", "20000.00", "2000.00"])
-        for column in "ABCDEFGHIJKLMN":
-            sheet.column_dimensions[column].width = 16
-        return _save(book)
-
-
-def _read(data: bytes, filename: str):
-    table = read_table(data, filename)
-    header = find_header(table, ("结算单号",), SYNONYMS)
-    missing = [COLUMNS[c] for c in REQUIRED if c not in header.columns]
-    if missing:
-        raise ValueError(f"缺少必需的列：{'、'.join(missing)}")
-    return table, header
-
-
-def _save(book) -> bytes:
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def _drop_duplicates(rows: list[ClaimRow], checker: _Checker) -> list[ClaimRow]:
@@ -306,16 +264,12 @@ def _settled_claims(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
         return set(cursor.fetchall())
 
 
-STAGE_COLUMNS = ("hospital_code", "claim_no", "hospital_level", "in_county", "referral", "visit_type", "id_number",
-                 "name", "person_id", "admission_date", "discharge_date", "diagnosis", "total_cost", "uncovered_cost",
-                 "year", "region_id")
-STAGING_SQL = """
-DROP TABLE IF EXISTS claim_stage;
-CREATE TEMP TABLE claim_stage (hospital_code text, claim_no text, hospital_level text, in_county boolean,
-  referral boolean, visit_type text, id_number text, name text, person_id bigint, admission_date date,
-  discharge_date date, diagnosis text, total_cost numeric(14, 2), uncovered_cost numeric(14, 2), year smallint,
-  region_id text) ON COMMIT DROP
-"""
+STAGE_COLUMNS = {"hospital_code": "text", "claim_no": "text", "hospital_level": "text", "in_county": "boolean",
+                 "referral": "boolean", "visit_type": "text", "id_number": "text", "name": "text",
+                 "person_id": "bigint", "admission_date": "date", "discharge_date": "date", "diagnosis": "text",
+                 "total_cost": "numeric(14, 2)", "uncovered_cost": "numeric(14, 2)", "year": "smallint",
+                 "region_id": "text"}
+HOSPITAL_STAGE_COLUMNS = {"code": "text", "name": "text", "level": "text", "region_id": "text"}
 CLAIM_FIELDS = ("hospital_level", "in_county", "referral", "visit_type", "id_number", "name", "person_id",
                 "admission_date", "discharge_date", "diagnosis", "total_cost", "uncovered_cost", "year", "region_id")
 # Only an unsettled claim is replaced; xmax = 0 marks the rows the INSERT created.
@@ -345,8 +299,7 @@ def write_claims(rows: list[ClaimRow], user) -> dict[str, int]:
         return {"created": 0, "updated": 0, "settled": 0}
     _upsert_hospitals(rows)
     with connection.cursor() as cursor:
-        cursor.execute(STAGING_SQL)
-        importing.copy_rows("claim_stage", STAGE_COLUMNS, (
+        importing.stage(cursor, "claim_stage", STAGE_COLUMNS, (
             (r.hospital_code, r.claim_no, r.hospital_level, r.in_county, r.referral, r.visit_type, r.id_number,
              r.name, r.person_id, r.admission_date, r.discharge_date, r.diagnosis, r.total_cost, r.uncovered_cost,
              r.admission_date.year, r.region_id) for r in rows))
@@ -372,9 +325,7 @@ def _upsert_hospitals(rows: list[ClaimRow]) -> None:
         region = match[1] if match and match[1] in known_regions else row.region_id[:6]
         hospitals[row.hospital_code] = (row.hospital_code, row.hospital_name, row.hospital_level, region)
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS hospital_stage; CREATE TEMP TABLE hospital_stage "
-                       "(code text, name text, level text, region_id text) ON COMMIT DROP")
-        importing.copy_rows("hospital_stage", ("code", "name", "level", "region_id"), hospitals.values())
+        importing.stage(cursor, "hospital_stage", HOSPITAL_STAGE_COLUMNS, hospitals.values())
         cursor.execute(
             "INSERT INTO claims_hospital (code, name, level, region_id) SELECT code, name, level, region_id "
             "FROM hospital_stage ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, level = EXCLUDED.level "

@@ -4,7 +4,6 @@ selectors live in claims.supervision_reports and operations in claims.cases."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 from decimal import Decimal, InvalidOperation
 
 from django import forms
@@ -13,19 +12,19 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from poverty_registry import access_log, confirmation
+from poverty_registry import access_log, confirmation, workbook
 from poverty_registry.admin_base import audit_url, shown_id_number
 from poverty_registry.background import BACKGROUND_UNAVAILABLE, broker_available, enqueue
 from poverty_registry.models import Region
 from poverty_registry.redirects import safe_next
-from poverty_registry.tabular import neutralise_formula
 from poverty_registry.uploads import UPLOAD_NOT_STORED, upload_not_stored
+from poverty_registry.workbook import Sheet
 
 from . import cases as case_service
 from . import confirmations, screening_runs
@@ -78,26 +77,6 @@ def claim_admin_url(claim_pk) -> str:
         return reverse("admin:claims_claim_change", args=[claim_pk])
     except NoReverseMatch:
         return ""
-
-
-def xlsx_response(request, filename: str, sheets: list[tuple[str, list[str], list[list]]], *,
-                  full_ids: int = 0) -> HttpResponse:
-    """The workbook of an export, recorded in the access log (rows: of every sheet)."""
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    for title, headers, rows in sheets:
-        sheet = book.create_sheet(title[:31])
-        sheet.append(headers)
-        for row in rows:
-            sheet.append([neutralise_formula(v) if isinstance(v, str) else v for v in row])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    response = HttpResponse(buffer.getvalue(),
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{filename}"
-    access_log.record_export(request, filename, sum(len(rows) for _, _, rows in sheets), full_ids=full_ids)
-    return response
 
 
 # ---- overview, hits, claim, hospital ------------------------------------------------------------------------
@@ -159,14 +138,14 @@ def overview(request):
 def overview_export(request):
     data = _overview_data(request)
     m = data["money"]
-    return xlsx_response(request, f"audit_{data['year']}.xlsx", [
-        ("按规则", ["规则", "名称", "默认风险等级", "疑点数"], [b["row"] for b in data["by_rule"]]),
-        ("按医院", ["医院ID", "医疗机构", "疑点数"], [b["row"] for b in data["by_hospital"]]),
-        ("按乡镇", ["乡镇代码", "乡镇", "疑点数"], [b["row"] for b in data["by_township"]]),
-        ("按月份", ["入院月份", "疑点数"], [b["row"] for b in data["by_month"]]),
-        ("在办案件账龄", ["立案时长", "案件数"], [b["row"] for b in data["by_age"]]),
-        ("追回", ["已认定案件", "应追回", "罚款", "合计应追回", "已追回", "余额"],
-         [[m["cases"], m["to_recover"], m["penalty"], m["due"], m["recovered"], m["balance"]]]),
+    return workbook.export(request, f"audit_{data['year']}.xlsx", [
+        Sheet("按规则", ["规则", "名称", "默认风险等级", "疑点数"], [b["row"] for b in data["by_rule"]]),
+        Sheet("按医院", ["医院ID", "医疗机构", "疑点数"], [b["row"] for b in data["by_hospital"]]),
+        Sheet("按乡镇", ["乡镇代码", "乡镇", "疑点数"], [b["row"] for b in data["by_township"]]),
+        Sheet("按月份", ["入院月份", "疑点数"], [b["row"] for b in data["by_month"]]),
+        Sheet("在办案件账龄", ["立案时长", "案件数"], [b["row"] for b in data["by_age"]]),
+        Sheet("追回", ["已认定案件", "应追回", "罚款", "合计应追回", "已追回", "余额"],
+              [[m["cases"], m["to_recover"], m["penalty"], m["due"], m["recovered"], m["balance"]]]),
     ])
 
 
@@ -198,15 +177,14 @@ def hit_list(request):
 @permission_required(VIEW_HITS, raise_exception=True)
 def hit_export(request):
     hits, year, _ = _filtered_hits(request)
-    rows = [[h.rule, RULES[h.rule].name, h.get_severity_display(), h.get_status_display(), h.claim.claim_no,
-             h.claim.hospital.name, h.claim.name, shown_id_number(request.user, h.claim.id_number),
-             h.claim.admission_date, h.claim.discharge_date, h.claim.diagnosis, h.claim.total_cost, h.region_id,
+    rows = ([h.rule, RULES[h.rule].name, h.get_severity_display(), h.get_status_display(), h.claim.claim_no,
+             h.claim.hospital.name, h.claim.name, h.claim.id_number, h.claim.admission_date,
+             h.claim.discharge_date, h.claim.diagnosis, h.claim.total_cost, h.region_id,
              ", ".join(str(i) for i in h.evidence_claim_ids)]
-            for h in hits.select_related("claim__hospital").order_by("rule", "claim__admission_date")[:100000]]
-    full_ids = len(rows) if access_log.may_see_full_id(request.user) else 0
-    return xlsx_response(request, f"hits_{year}.xlsx", full_ids=full_ids, sheets=[("疑点", [
+            for h in hits.select_related("claim__hospital").order_by("rule", "claim__admission_date")[:100000])
+    return workbook.export(request, f"hits_{year}.xlsx", [Sheet("疑点", [
         "规则", "名称", "风险等级", "状态", "结算单号", "医疗机构", "姓名", "身份证号", "入院日期", "出院日期",
-        "诊断", "总费用", "区划", "证据结算单ID"], rows)])
+        "诊断", "总费用", "区划", "证据结算单ID"], rows, id_columns=(7,))])
 
 
 @login_required
@@ -449,8 +427,8 @@ def case_attachment(request, pk, attachment_pk):
 def publication_export(request):
     """公示: closed, confirmed cases, persons' names and ID numbers masked whatever the user may see."""
     rows = case_service.publication_rows(Case.objects.restrict(request.user))
-    return xlsx_response(request, f"publication_{dt.date.today():%Y%m%d}.xlsx",
-                         [("公示", case_service.PUBLICATION_HEADERS, rows)])
+    return workbook.export(request, f"publication_{dt.date.today():%Y%m%d}.xlsx",
+                           [Sheet("公示", case_service.PUBLICATION_HEADERS, rows)])
 
 
 # ---- screening on demand -----------------------------------------------------------------------------------

@@ -7,13 +7,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from poverty_registry import access_log, confirmation
+from poverty_registry import access_log, confirmation, workbook
 from poverty_registry.admin_base import shown_id_number
 from poverty_registry.models import Region
 
@@ -21,14 +20,6 @@ from . import confirmations, exports, selectors, services
 from .filters import YearRegionForm
 from .models import Claim, Settlement
 from .settlement_models import PersonYearTotal, ResettleRun
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _xlsx(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=XLSX)
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{filename}"
-    return response
 
 
 def _scope(request) -> tuple[YearRegionForm, int, str]:
@@ -57,11 +48,9 @@ def statistics(request):
     qs = selectors.current_settlements(Settlement.objects.restrict(request.user), year, region)
     stats = selectors.statistics(qs)
     if request.GET.get("format") == "xlsx":  # figures by group, no person: recorded as any export
-        filename = f"一站式结算统计_{year}.xlsx"
-        content = exports.statistics_workbook(stats, year, region)
         groups = sum(len(stats[key]) for key in ("townships", "hospitals", "categories", "levels"))
-        access_log.record_export(request, filename, groups, full_ids=0)
-        return _xlsx(content, filename)
+        return workbook.export(request, f"一站式结算统计_{year}.xlsx", exports.statistics_sheets(stats, year, region),
+                               rows=groups, full_ids=0)
     context = {
         "form": form, "year": year, "region": region, "stats": stats,
         "township_bars": selectors.bars(stats["townships"]), "level_bars": selectors.bars(stats["levels"]),
@@ -80,12 +69,9 @@ def risk(request):
     if request.GET.get("format") == "xlsx":
         totals = list(qs[:20000])
         by_person = selectors.claims_of(totals, claims)
-        filename = f"因病返贫致贫风险预警_{year}.xlsx"
-        content = exports.risk_workbook(totals, by_person, request.user, year)
-        shown = len(totals) + sum(len(v) for v in by_person.values())  # a number on each person and claim row
-        access_log.record_export(request, filename, len(totals),
-                                 full_ids=shown if access_log.may_see_full_id(request.user) else 0)
-        return _xlsx(content, filename)
+        # recorded: one row per person; full numbers: one on each person and each claim row
+        return workbook.export(request, f"因病返贫致贫风险预警_{year}.xlsx",
+                               exports.risk_sheets(totals, by_person, year), rows=len(totals))
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     by_person = selectors.claims_of(list(page.object_list), claims)
     rows = [(t, shown_id_number(request.user, t.id_number), by_person.get(t.id_number, [])) for t in page]

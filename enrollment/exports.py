@@ -1,8 +1,7 @@
 """Files a finance bureau or a township office takes away: the issued report as .xlsx (summary + frozen
-detail) and the chase list as .xlsx. ID numbers are masked unless the user may see them in full."""
+detail) and the chase list as .xlsx. ID numbers are masked unless the user may see them in full; both go out
+through poverty_registry.workbook."""
 from __future__ import annotations
-
-import io
 
 import openpyxl
 from django.utils import timezone
@@ -10,8 +9,8 @@ from openpyxl.styles import Alignment, Font
 
 from poverty_registry.admin_base import shown_id_number
 from poverty_registry.models import Region
-from poverty_registry.tabular import neutralise_formula
 from poverty_registry.vocab import CATEGORIES
+from poverty_registry.workbook import Sheet, safe_row, save
 
 from .models import SubsidyReport
 from .reports import report_summary
@@ -20,17 +19,11 @@ from .selectors import ChaseItem
 BOLD = Font(bold=True)
 
 
-def _safe(values):
-    return [neutralise_formula(v) for v in values]
-
-
 def report_workbook(report: SubsidyReport, user) -> bytes:
     book = openpyxl.Workbook()
     _summary_sheet(book.active, report)
     _detail_sheet(book.create_sheet("资助明细"), report, user)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return save(book)
 
 
 def _summary_sheet(sheet, report: SubsidyReport) -> None:
@@ -56,7 +49,7 @@ def _summary_sheet(sheet, report: SubsidyReport) -> None:
         for code in summary.categories:
             persons, amount = row.cells.get(code, (0, 0))
             values += [persons, amount]
-        sheet.append(_safe(values + [row.persons, row.amount]))
+        sheet.append(safe_row(values + [row.persons, row.amount]))
     totals = ["合计", ""]
     for code in summary.categories:
         totals += list(summary.totals[code])
@@ -80,22 +73,16 @@ def _detail_sheet(sheet, report: SubsidyReport, user) -> None:
     lines = report.lines.order_by("id_number").values_list(
         "id_number", "name", "region_code", "category", "premium", "subsidy", "fund", "policy_version")
     for number, name, region, category, premium, subsidy, fund, version in lines.iterator(chunk_size=5000):
-        sheet.append(_safe([shown_id_number(user, number), name, region, names.get(region, ""),
+        sheet.append(safe_row([shown_id_number(user, number), name, region, names.get(region, ""),
                             CATEGORIES.get(category, category), premium, subsidy, fund, version]))
     sheet.column_dimensions["A"].width = 22
 
 
-def chase_workbook(items: list[ChaseItem], user, year: int) -> bytes:
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet(f"{year}年未参保人员")
+def chase_sheet(items: list[ChaseItem], year: int) -> Sheet:
     names = dict(Region.objects.filter(code__in={i.region_code for i in items}).values_list("code", "name"))
-    sheet.append(["身份证号", "姓名", "村（社区）代码", "村（社区）", "联系电话", "跟进状态", "备注", "跟进人",
-                  "跟进时间"])
-    for item in items:
-        when = timezone.localtime(item.updated_at).strftime("%Y-%m-%d %H:%M") if item.updated_at else ""
-        sheet.append(_safe([shown_id_number(user, item.id_number), item.name, item.region_code,
-                            names.get(item.region_code, ""), item.phone, item.status_label, item.note,
-                            item.updated_by, when]))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    rows = ([item.id_number, item.name, item.region_code, names.get(item.region_code, ""), item.phone,
+             item.status_label, item.note, item.updated_by,
+             timezone.localtime(item.updated_at).strftime("%Y-%m-%d %H:%M") if item.updated_at else ""]
+            for item in items)
+    header = ["身份证号", "姓名", "村（社区）代码", "村（社区）", "联系电话", "跟进状态", "备注", "跟进人", "跟进时间"]
+    return Sheet(f"{year}年未参保人员", header, rows, id_columns=(0,))

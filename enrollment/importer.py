@@ -10,10 +10,7 @@ back until every row is checked, since such rows are all errors when both are va
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections import Counter, defaultdict
-
-import openpyxl
 
 from poverty_registry import importing
 from poverty_registry.idnumber import IdNumberError, comparable_number, parse_id_number, quick_valid
@@ -21,15 +18,7 @@ from poverty_registry.importing import ImportKind, ImportOutcome, RowError
 from poverty_registry.models import Region
 from poverty_registry.regions import RegionCodeError, canonical_code
 from poverty_registry.scoping import region_scope
-from poverty_registry.tabular import (
-    cell_errors,
-    find_header,
-    gc_paused,
-    iter_data_rows,
-    parse_date,
-    read_table,
-    sheet_text,
-)
+from poverty_registry.tabular import cell_errors, gc_paused, iter_data_rows, parse_date
 from poverty_registry.vocab import (
     ENROLMENT_STATUS_SPELLINGS,
     ENROLMENT_STATUSES,
@@ -56,11 +45,8 @@ ROWS_NAMED = 10
 # pays once for its join with the ledger's persons.
 FIRST_BATCH_ROWS, BATCH_ROWS = 20_000, 90_000
 
-STAGING_SQL = """
-DROP TABLE IF EXISTS enrolment_staging;
-CREATE TEMP TABLE enrolment_staging (id_number text, name text, year smallint, status text, paid_date date,
-                                     region_id text) ON COMMIT DROP
-"""
+STAGE_COLUMNS = {"id_number": "text", "name": "text", "year": "smallint", "status": "text", "paid_date": "date",
+                 "region_id": "text"}
 
 # xmax = 0 marks a row the INSERT created; an updated row carries the updating transaction's id.
 UPSERT_SQL = """
@@ -260,6 +246,10 @@ class EnrolmentImport(ImportKind):
     permission = "enrollment.add_enrolment"
     count_labels = {"created": "新增参保记录", "updated": "更新参保记录", "unchanged": "未变化"}
     template_name = "参保名单模板.xlsx"
+    sheet_title = "参保名单"
+    columns, synonyms, required = COLUMNS, SYNONYMS, REQUIRED
+    header_markers, fallback_markers = ID_HEADER_MARKERS, ID_FALLBACK_MARKERS
+    text_columns = tuple(COLUMNS)
 
     def run(self, data: bytes, filename: str, user, *, dry_run: bool, progress) -> ImportOutcome:
         with gc_paused():  # hundreds of thousands of rows and tuples, no cycles: no collector passes over them
@@ -267,11 +257,7 @@ class EnrolmentImport(ImportKind):
 
     def _run(self, data: bytes, filename: str, user, *, dry_run: bool, progress) -> ImportOutcome:
         progress(5, "读取文件")
-        table = read_table(data, filename)
-        header = find_header(table, ID_HEADER_MARKERS, SYNONYMS, ID_FALLBACK_MARKERS)
-        missing = [COLUMNS[c] for c in REQUIRED if c not in header.columns]
-        if missing:
-            raise ValueError(f"缺少必需的列：{'、'.join(missing)}")
+        table, header = self.read(data, filename)
         rows = list(iter_data_rows(table, header))
         checked = EnrolmentRows(user, header.labels)
         checked.reject_bad_cells(rows, cell_errors(table, header))
@@ -291,35 +277,6 @@ class EnrolmentImport(ImportKind):
 
         return importing.in_transaction(check_and_write, dry_run=dry_run)
 
-    def error_workbook(self, data: bytes, filename: str, errors: list[RowError]) -> bytes | None:
-        table = read_table(data, filename)
-        header = find_header(table, ID_HEADER_MARKERS, SYNONYMS, ID_FALLBACK_MARKERS)
-        messages: dict[int, list[str]] = defaultdict(list)
-        for error in errors:
-            messages[error.row].append(f"{error.column}：{error.message}")
-        book = openpyxl.Workbook(write_only=True)
-        sheet = book.create_sheet("参保名单")
-        sheet.append([*map(sheet_text, table.rows[header.row_index]), "错误说明"])
-        for row in sorted(messages):
-            cells = [sheet_text(c) for c in table.row(row)]
-            sheet.append([*cells, "；".join(messages[row])])
-        out = io.BytesIO()
-        book.save(out)
-        return out.getvalue()
-
-    def template(self) -> bytes | None:
-        book = openpyxl.Workbook()
-        sheet = book.active
-        sheet.title = "参保名单"
-        sheet.append(list(COLUMNS.values()))
-        for column in "ABCDEF":
-            sheet.column_dimensions[column].width = 20
-            for cell in sheet[column]:
-                cell.number_format = "@"
-        out = io.BytesIO()
-        book.save(out)
-        return out.getvalue()
-
 
 class EnrolmentWriter:
     """Upserts batches of checked rows (id_number, name, year, status, paid_date, region_id) through one staging
@@ -332,9 +289,11 @@ class EnrolmentWriter:
         from django.db import connection
 
         with connection.cursor() as cursor:
-            cursor.execute(STAGING_SQL if not self.written else "TRUNCATE enrolment_staging")
-            importing.copy_rows("enrolment_staging", ["id_number", "name", "year", "status", "paid_date",
-                                                      "region_id"], rows)
+            if self.written:  # the next batch: the same table, emptied
+                cursor.execute("TRUNCATE enrolment_staging")
+                importing.copy_rows("enrolment_staging", tuple(STAGE_COLUMNS), rows)
+            else:
+                importing.stage(cursor, "enrolment_staging", STAGE_COLUMNS, rows)
             cursor.execute(UPSERT_SQL)
             created, updated = cursor.fetchone()
         self.created += created

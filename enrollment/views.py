@@ -6,13 +6,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from poverty_registry import access_log, confirmation
+from poverty_registry import access_log, confirmation, workbook
 from poverty_registry.models import Person, Region
 from poverty_registry.redirects import safe_next
 from poverty_registry.scoping import region_scope
@@ -22,7 +22,6 @@ from . import exports, reports, selectors, services
 from .models import CHASE_STATUSES, SubsidyChange, SubsidyReport, SubsidyRun
 from .subsidies import NoPolicy, compute_subsidies
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGE_SIZE = 50
 
 
@@ -47,14 +46,6 @@ def _scope(request) -> tuple[str, Region | None]:
 def _need(request, perm: str) -> None:
     if not request.user.has_perm(perm):
         raise PermissionDenied
-
-
-def _xlsx(content: bytes, filename: str) -> HttpResponse:
-    from urllib.parse import quote
-
-    response = HttpResponse(content, content_type=XLSX)
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
 
 
 @login_required
@@ -145,10 +136,9 @@ def report_detail(request, pk):
 @login_required
 def report_xlsx(request, pk):
     report = _report(request, pk)
-    content, filename = exports.report_workbook(report, request.user), f"资助参保报表_{report.serial_no}.xlsx"
-    access_log.record_export(request, filename, report.lines.count(),
+    return workbook.download(request, f"资助参保报表_{report.serial_no}.xlsx",
+                             exports.report_workbook(report, request.user), report.lines.count(),
                              object_key=f"enrollment.subsidyreport:{report.pk}")
-    return _xlsx(content, filename)
 
 
 @login_required
@@ -180,10 +170,8 @@ def chase(request):
         status = None
     if request.GET.get("format") == "xlsx":
         items = selectors.chase_list(year, scope, status)
-        filename = f"{year}年未参保人员_{scope or '全部'}.xlsx"
-        content = exports.chase_workbook(items, request.user, year)
-        access_log.record_export(request, filename, len(items))
-        return _xlsx(content, filename)
+        return workbook.export(request, f"{year}年未参保人员_{scope or '全部'}.xlsx",
+                               [exports.chase_sheet(items, year)])
     paginator = Paginator(range(selectors.chase_count(year, scope, status)), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     items = selectors.chase_list(year, scope, status, offset=page.start_index() - 1 if page.object_list else 0,

@@ -181,4 +181,4 @@ def audit_url(model, object_pk) -> str:
 
 def shown_id_number(user, number: str) -> str:
     """The full number only for holders of view_full_id_number; masked otherwise."""
-    return number if user.has_perm("poverty_registry.view_full_id_number") else mask_id_number(number)
+    return number if access_log.may_see_full_id(user) else mask_id_number(number)

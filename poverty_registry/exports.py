@@ -31,4 +31,4 @@ def ledger_rows(user, params, today: dt.date):
 def ledger_workbook(user, params, today: dt.date) -> tuple[bytes, int]:
     """The workbook and how many persons it holds (for the access log)."""
     rows = Counted(ledger_rows(user, params, today))
-    return write_ledger_workbook(rows), rows.count
+    return write_ledger_workbook(rows, notes=True), rows.count

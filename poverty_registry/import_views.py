@@ -5,19 +5,18 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from . import importing
-from .access_log import may_see_full_id, record_export
+from . import importing, workbook
+from .access_log import may_see_full_id
 from .models import ImportRun
 from .scoping import region_scope
 from .tabular import MB, TableFormatError, limits
 from .uploads import UPLOAD_NOT_STORED, upload_not_stored
 
 ACCEPTED_SUFFIXES = (".xlsx", ".xls", ".csv")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RUNNING = set(ImportRun.RUNNING)
 
 
@@ -101,16 +100,7 @@ def confirm(request, pk: int):
     run = _run(request, pk)
     if request.user != run.user:
         raise PermissionDenied
-    try:
-        run = importing.confirm(run.pk, request.user, request.POST.get("sha256", ""))
-    except importing.StalePreview as exc:
-        messages.error(request, str(exc))
-        return redirect("imports:detail", run.pk)
-    if run.status == "imported":
-        messages.success(request, "导入完成")
-    elif run.status == "stale":
-        messages.error(request, run.message)
-    return redirect("imports:detail", run.pk)
+    return _step(request, run, lambda: importing.confirm(run.pk, request.user, request.POST.get("sha256", "")))
 
 
 def may_take_error_file(user, run: ImportRun) -> bool:
@@ -126,8 +116,14 @@ def retry(request, pk: int):
     run = _run(request, pk)
     if request.user != run.user:
         raise PermissionDenied
+    step = "confirm" if request.POST.get("step") == "confirm" else "preview"
+    return _step(request, run, lambda: importing.retry(run.pk, step))
+
+
+def _step(request, run: ImportRun, start):
+    """Start a confirm or a retry; back to the run's page with what became of it."""
     try:
-        run = importing.retry(run.pk, "confirm" if request.POST.get("step") == "confirm" else "preview")
+        run = start()
     except importing.StalePreview as exc:
         messages.error(request, str(exc))
         return redirect("imports:detail", run.pk)
@@ -147,11 +143,10 @@ def errors_file(request, pk: int):
     if content is None:
         raise Http404("该导入没有错误文件")
     stem = run.file_name.rsplit(".", 1)[0]
-    filename = f"{stem}_错误说明.xlsx"
     others = request.user != run.user  # the county's officer with the permission takes a township's file
-    record_export(request, filename, run.rows_rejected, full_ids=run.rows_rejected if others else 0,
-                  kind="download", object_key=f"poverty_registry.importrun:{run.pk}", params={})
-    return _xlsx(content, filename)
+    return workbook.download(request, f"{stem}_错误说明.xlsx", content, run.rows_rejected,
+                             full_ids=run.rows_rejected if others else 0, kind="download",
+                             object_key=f"poverty_registry.importrun:{run.pk}", params={})
 
 
 @login_required
@@ -160,12 +155,4 @@ def template_file(request, kind_code: str):
     content = kind.template()
     if content is None:
         raise Http404("该类型没有模板")
-    return _xlsx(content, kind.template_name or f"{kind.label}模板.xlsx")
-
-
-def _xlsx(content: bytes, filename: str) -> HttpResponse:
-    from urllib.parse import quote
-
-    response = HttpResponse(content, content_type=XLSX)
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
+    return workbook.attachment(content, kind.template_name or f"{kind.label}模板.xlsx")

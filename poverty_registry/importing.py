@@ -22,10 +22,22 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
 from django.utils import timezone
 
+from . import workbook
 from .background import BACKGROUND_UNAVAILABLE, BackgroundUnavailable, broker_available, enqueue
 from .models import ImportFile, ImportRun
 from .scoping import SERVER_COMMAND
-from .tabular import MB, RowError, UploadFacts, check_upload, gc_paused
+from .tabular import (
+    MB,
+    HeaderMatch,
+    RowError,
+    Table,
+    TableFormatError,
+    UploadFacts,
+    check_upload,
+    find_header,
+    gc_paused,
+    read_table,
+)
 
 logger = logging.getLogger(__name__)
 LARGE_IMPORT_ROWS = 20_000  # above this, preview and confirm run as Celery tasks with a progress bar
@@ -53,23 +65,51 @@ class StalePreview(Exception):
 
 
 class ImportKind:
-    """Subclass per kind of file and `register()` it."""
+    """Subclass per kind of file and `register()` it. A kind declares its columns, the header names it accepts,
+    its required and text columns; it checks rows and writes set-based in `run()`. The framework reads the
+    header, writes the error file and the template from the declaration."""
 
     code = ""
     label = ""
     permission = ""  # "app.codename" needed to import
     count_labels: dict[str, str] = {}
-    template_name = ""  # file name of the downloadable template, if the kind has one
+    template_name = ""  # file name of the downloadable template
+    sheet_title = ""  # the template's sheet
+    columns: dict[str, str] = {}  # canonical name → header, in the template's order
+    synonyms: dict[str, tuple[str, ...]] = {}  # canonical name → the header names accepted for it, preferred first
+    header_markers: tuple[str, ...] = ()  # the header is the first row with a cell named like one of these
+    fallback_markers: tuple[str, ...] = ()  # ... or, when no row has one, like one of these (a title may hold them)
+    required: tuple[str, ...] = ()
+    text_columns: tuple[str, ...] = ()  # written as text (ID numbers, codes): Excel keeps every digit
+    example_rows: tuple[tuple, ...] = ()  # rows of the template, as filled in
 
     def run(self, data: bytes, filename: str, user, *, dry_run: bool, progress: Progress) -> ImportOutcome:
         """Check and (unless dry_run) write the file in ONE transaction; must roll back on dry_run."""
         raise NotImplementedError
 
+    def read(self, data: bytes, filename: str) -> tuple[Table, HeaderMatch]:
+        """The file's table and header; TableFormatError (a ValueError) without the header or a required column."""
+        table = read_table(data, filename)
+        header = find_header(table, self.header_markers, self.synonyms or {c: (n,) for c, n in self.columns.items()},
+                             self.fallback_markers)
+        missing = [self.columns[c] for c in self.required if c not in header.columns]
+        if missing:
+            raise TableFormatError(f"缺少必需的列：{'、'.join(missing)}")
+        return table, header
+
     def error_workbook(self, data: bytes, filename: str, errors: list[RowError]) -> bytes | None:
-        return None
+        table, header = self.read(data, filename)
+        return workbook.error_workbook(table, header, errors, text_columns=self.text_columns)
 
     def template(self) -> bytes | None:
-        return None
+        names = tuple(self.columns)
+        return workbook.table_workbook(self.sheet_title or self.label, tuple(self.columns.values()), self.example_rows,
+                                       text_columns=[names.index(c) for c in self.text_columns],
+                                       notes=self.template_notes())
+
+    def template_notes(self) -> list[list[str]]:
+        """The template's 填写说明 sheet (none by default)."""
+        return []
 
 
 KINDS: dict[str, ImportKind] = {}
@@ -104,11 +144,18 @@ def in_transaction(work: Callable[[], ImportOutcome], *, dry_run: bool) -> Impor
     return outcome
 
 
-def create_staging_table(cursor, name: str, columns_sql: str) -> None:
-    """A temporary table for this transaction; one left by an earlier import in the same (test) transaction
-    is dropped first, since ON COMMIT DROP only fires at the real commit."""
+def create_staging_table(cursor, name: str, columns: dict[str, str]) -> None:
+    """A temporary table (column name → SQL type) for this transaction; one left by an earlier import in the
+    same (test) transaction is dropped first, since ON COMMIT DROP only fires at the real commit."""
     cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
-    cursor.execute(f"CREATE TEMP TABLE {name} ({columns_sql}) ON COMMIT DROP")
+    definition = ", ".join(f"{column} {sql_type}" for column, sql_type in columns.items())
+    cursor.execute(f"CREATE TEMP TABLE {name} ({definition}) ON COMMIT DROP")
+
+
+def stage(cursor, name: str, columns: dict[str, str], rows: Iterable[Sequence] | bytes) -> None:
+    """A kind's staging table (column name → SQL type), filled by COPY with `rows` (or a copy_payload)."""
+    create_staging_table(cursor, name, columns)
+    copy_rows(name, tuple(columns), rows)
 
 
 def tune_bulk_transaction() -> None:

@@ -1,23 +1,20 @@
-"""The township ledger file (建档立卡台账): read and check an upload, write templates and error files.
+"""The township ledger file (建档立卡台账): read and check an upload (DOMAIN.md §4.1–4.4); its template, export
+and error files in the import layout (written by poverty_registry.workbook).
 
-Pure Python (DOMAIN.md §4.1–4.4); the import service turns an accepted LedgerParse into rows.
-Its vocabularies and header names are the shared ones of vocab.py.
+No database: the import service turns an accepted LedgerParse into rows, and tells the parse which persons
+the masked numbers of an exported ledger stand for (`unmask`). Its vocabularies and header names are the shared
+ones of vocab.py.
 """
 from __future__ import annotations
 
 import datetime as dt
-import io
 import itertools
-from collections.abc import Container, Iterable, Mapping
+import re
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-import openpyxl
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-
+from . import workbook
 from .idnumber import IdNumber, IdNumberError, parse_id_number, to_halfwidth
 from .tabular import (
     HeaderMatch,
@@ -30,8 +27,6 @@ from .tabular import (
     find_header,
     gc_paused,
     iter_data_rows,
-    neutralise_formula,
-    normalise_header,
     parse_date,
     read_table,
 )
@@ -65,7 +60,9 @@ COLUMN_SYNONYMS = {
 }
 COLUMNS = {canonical: names[0] for canonical, names in COLUMN_SYNONYMS.items()}
 REQUIRED_COLUMNS = ("household_no", "name", "id_number", "relation", "village_code")
-ERROR_COLUMN = "错误说明"
+ERROR_COLUMN = workbook.ERROR_COLUMN
+# A number as a ledger export shows it to a user who may not see it in full: region and last four (mask_id_number).
+MASKED_ID = re.compile(r"[0-9]{6}\*{4,}[0-9]{3}[0-9X]")
 ROWS_NAMED = 10  # a message names at most this many other rows
 TEMPLATE_SHEET = "台账"
 NOTES_SHEET = "填写说明"
@@ -97,6 +94,7 @@ class LedgerParse:
     # The accepted rows formatted for the import's staging table, once for a preview and its confirm; kept in
     # this process only (not pickled into the parse cache).
     stage_payload: bytes | None = field(default=None, repr=False)
+    masked: int = 0  # rows that carry a masked number (their persons depend on the database: see `unmask`)
 
     @property
     def households_accepted(self) -> int:
@@ -121,19 +119,25 @@ class LedgerFormatError(TableFormatError):
     """The file is readable but is not a ledger (a required column is missing)."""
 
 
+Unmask = Callable[[set[tuple[str, str, str]]], Mapping[tuple[str, str, str], str]]
+
+
 def parse_ledger(
-    data: bytes, filename: str, *, allowed_villages: Container[str], today: dt.date
+    data: bytes, filename: str, *, allowed_villages: Container[str], today: dt.date, unmask: Unmask | None = None
 ) -> LedgerParse:
     """Read a ledger upload and apply every row and household check of §4.
 
+    A masked number (a ledger exported for a user who may not see numbers in full) stands for the person
+    `unmask` finds by (masked number, 户编号, 姓名); a row whose masked number names nobody is rejected.
     Raises TableFormatError (a ValueError; LedgerFormatError is one) for a file that cannot be
     checked row by row; row problems come back in ``errors``.
     """
     with gc_paused():
         table = read_table(data, filename)
-        header = _find_ledger_header(table)
-        checker = _RowChecker(header, allowed_villages, today)
-        rows = iter_data_rows(table, header)
+        header = find_ledger_header(table)
+        rows = list(iter_data_rows(table, header))
+        masked = _masked_keys(rows, header)
+        checker = _RowChecker(header, allowed_villages, today, unmask(masked) if masked and unmask else {})
         checked = [checker.check(number, cells) for number, cells in rows]
         _mark_bad_cells(checked, cell_errors(table, header))
         _mark_duplicate_ids(checked, checker.label("id_number"))
@@ -144,10 +148,18 @@ def parse_ledger(
         rejected_rows=[row.number for row in checked if row.errors],
         errors=[error for row in checked for error in row.errors],
         header=header,
+        masked=checker.masked_rows,
     )
 
 
-def _find_ledger_header(table: Table) -> HeaderMatch:
+def _masked_keys(rows: list, header: HeaderMatch) -> set[tuple[str, str, str]]:
+    """(masked number, 户编号, 姓名) of the rows that carry a masked number (a cheap look for "*" first)."""
+    at, household_at, name_at = (header.columns[c] for c in ("id_number", "household_no", "name"))
+    return {(cells[at], _code_text(cells[household_at]), _text(cells[name_at])) for _, cells in rows
+            if type(cells[at]) is str and "*" in cells[at] and MASKED_ID.fullmatch(cells[at])}
+
+
+def find_ledger_header(table: Table) -> HeaderMatch:
     header = find_header(table, ID_HEADER_MARKERS, COLUMN_SYNONYMS, ID_FALLBACK_MARKERS)
     missing = [COLUMNS[c] for c in REQUIRED_COLUMNS if c not in header.columns]
     if missing:
@@ -171,8 +183,11 @@ class _CheckedRow:
 class _RowChecker:
     """The checks of one row that need nothing but the row (§4.2, §4.3)."""
 
-    def __init__(self, header: HeaderMatch, allowed_villages: Container[str], today: dt.date):
+    def __init__(self, header: HeaderMatch, allowed_villages: Container[str], today: dt.date,
+                 unmasked: Mapping[tuple[str, str, str], str]):
         self.labels = header.labels
+        self.unmasked = unmasked
+        self.masked_rows = 0
         self.allowed_villages = allowed_villages
         self.today = today
         index = header.columns.get
@@ -198,7 +213,7 @@ class _RowChecker:
         name = _text(cells[self.name])
         if not name:
             errors.append(self.error(number, "name", "不能为空"))
-        identity = self._identity(number, cells[self.id_number], errors)
+        identity = self._identity(number, cells[self.id_number], errors, household_no, name)
         if self.sex is not None and cells[self.sex]:
             self._check_sex(number, cells[self.sex], identity, errors)
         if self.birth_date is not None and cells[self.birth_date]:
@@ -231,16 +246,34 @@ class _RowChecker:
             )
         return row
 
-    def _identity(self, number: int, value, errors: list) -> IdNumber | None:
+    def _identity(self, number: int, value, errors: list, household_no: str, name: str) -> IdNumber | None:
         if isinstance(value, TruncatedNumber):
             message = "被Excel存成了数字，第15位以后已丢失；请把该列设为文本格式后重新录入"
             errors.append(self.error(number, "id_number", message))
             return None
+        text = _text(value)
+        if "*" in text:
+            text = self._unmasked(number, text, household_no, name, errors)
+            if text is None:
+                return None
         try:
-            return parse_id_number(_text(value), self.today)
+            return parse_id_number(text, self.today)
         except IdNumberError as error:
             errors.append(self.error(number, "id_number", str(error)))
             return None
+
+    def _unmasked(self, number: int, text: str, household_no: str, name: str, errors: list) -> str | None:
+        """The registered number a masked one stands for; None (and the reason) when it names nobody."""
+        if not MASKED_ID.fullmatch(text):
+            return text
+        self.masked_rows += 1
+        full = self.unmasked.get((text, household_no, name))
+        if full is None:
+            errors.append(self.error(number, "id_number", (
+                f"{text} 是导出台账中的脱敏号码，在您辖区的台账中找不到户编号 {household_no or '（空）'}、姓名 "
+                f"{name or '（空）'} 的对应人员。脱敏号码只能用于修改已登记的人员（户编号和姓名须与导出时一致）；"
+                "新增人员或更正户编号、姓名请填写完整的18位身份证号，可下载导入模板填写")))
+        return full
 
     def _check_sex(self, number: int, value, identity: IdNumber | None, errors: list) -> None:
         text = _text(value)
@@ -403,36 +436,9 @@ def with_extra_errors(parse: LedgerParse, extra: list[RowError]) -> LedgerParse:
 
 
 def write_error_workbook(data: bytes, filename: str, parse: LedgerParse) -> bytes:
-    """The upload's rows above and at the header, then only its rejected rows, plus 错误说明.
-
-    Every cell is written as text so that ID numbers survive a round trip through Excel; the
-    file parses again once fixed (错误说明 is an extra column, ignored on upload).
-    """
-    table = read_table(data, filename)
-    header = parse.header
-    above = table.rows[: header.row_index]
-    header_row = table.rows[header.row_index]
-    rejected = [table.row(number) for number in parse.rejected_rows]
-    error_column = _error_column(header_row, [*above, header_row, *rejected])
-    text_columns = {header.columns[c] for c in TEXT_COLUMNS if c in header.columns}
-    messages: dict[int, list[str]] = {}
-    for error in parse.errors:
-        messages.setdefault(error.row, []).append(error.message)
-
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet(table.sheet_name)
-    for column in text_columns:
-        sheet.column_dimensions[_column_letter(column)].number_format = "@"
-        sheet.column_dimensions[_column_letter(column)].width = 22
-    sheet.column_dimensions[_column_letter(error_column)].width = 60
-    for row in above:
-        sheet.append(_text_cells(sheet, row, text_columns=()))
-    heading = _with_error(header_row, error_column, ERROR_COLUMN)
-    sheet.append(_text_cells(sheet, heading, text_columns=(), bold=True))
-    for number, row in zip(parse.rejected_rows, rejected):
-        cells = _with_error(row, error_column, "；".join(messages.get(number, ())))
-        sheet.append(_text_cells(sheet, cells, text_columns))
-    return _save(book)
+    """The upload's rows above and at the header, then only its rejected rows, plus 错误说明 (the framework's
+    error file, ID numbers and codes as text so that they survive a round trip through Excel)."""
+    return workbook.error_workbook(read_table(data, filename), parse.header, parse.errors, text_columns=TEXT_COLUMNS)
 
 
 def write_ledger_workbook(rows: Iterable[Mapping | tuple], notes: bool = False) -> bytes:
@@ -441,23 +447,12 @@ def write_ledger_workbook(rows: Iterable[Mapping | tuple], notes: bool = False) 
     Codes become their Chinese labels (sex, status, categories), so the file imports again;
     every cell is protected against formula injection.
     """
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet(TEMPLATE_SHEET)
     canonical = tuple(COLUMNS)
-    for index, name in enumerate(canonical):
-        dimension = sheet.column_dimensions[_column_letter(index)]
-        dimension.width = 22 if name in TEXT_COLUMNS or name == "categories" else 12
-        if name in TEXT_COLUMNS:
-            dimension.number_format = "@"
-    sheet.append([_bold(sheet, label) for label in COLUMNS.values()])
-    text_indexes = {canonical.index(name) for name in TEXT_COLUMNS}
-    for row in rows:
-        values = [row.get(name) for name in canonical] if isinstance(row, Mapping) else row
-        cells = [_export_value(name, value) for name, value in zip(canonical, values)]
-        sheet.append(_text_cells(sheet, cells, text_indexes, keep_type=True))
-    if notes:
-        _write_notes(book.create_sheet(NOTES_SHEET))
-    return _save(book)
+    values = (([row.get(name) for name in canonical] if isinstance(row, Mapping) else row) for row in rows)
+    return workbook.table_workbook(
+        TEMPLATE_SHEET, tuple(COLUMNS.values()),
+        ([_export_value(name, value) for name, value in zip(canonical, row)] for row in values),
+        text_columns=[canonical.index(name) for name in TEXT_COLUMNS], notes=template_notes() if notes else ())
 
 
 def template_workbook() -> bytes:
@@ -469,7 +464,8 @@ _NOTES = (
     ("household_no", "必填", "同一户的成员填写相同的户编号；每户有且只有一个“户主”"),
     ("name", "必填", ""),
     ("id_number", "必填", "18位公民身份号码（15位旧号码会自动转换）；请保持本列为文本格式，"
-     "否则Excel会丢失第15位以后的数字。"),
+     "否则Excel会丢失第15位以后的数字。"
+     "从本系统导出的脱敏台账（如 430602********123X）可修改后直接导入：脱敏号码按户编号和姓名识别为已登记的人员"),
     ("sex", "选填", "男 或 女；须与身份证号一致"),
     ("birth_date", "选填", "如 1980-01-01、1980/01/01、1980.01.01 或 19800101；须与身份证号一致"),
     ("relation", "必填", "户主本人填“户主”，其他成员填与户主的关系，如 配偶、子、女"),
@@ -480,23 +476,20 @@ _NOTES = (
 )
 
 
-def _write_notes(sheet) -> None:
-    sheet.column_dimensions["A"].width = 20
-    sheet.column_dimensions["B"].width = 10
-    sheet.column_dimensions["C"].width = 90
-    sheet.append([_bold(sheet, text) for text in ("列名", "是否必填", "填写说明")])
+def template_notes() -> list[list[str]]:
+    """The 填写说明 sheet: a header, a line per column, a line on the file as a whole."""
     allowed = {
         "categories": "、".join(CATEGORIES.values()),
         "status": "、".join(POVERTY_STATUSES.values()),
     }
+    lines = [["列名", "是否必填", "填写说明"]]
     for canonical, required, text in _NOTES:
         other_names = "或".join(f"“{name}”" for name in COLUMN_SYNONYMS[canonical][1:])
         also = f"表头也可写作{other_names}" if other_names else ""
-        sheet.append([COLUMNS[canonical], required, text + allowed.get(canonical, "") + also])
-    sheet.append([])
+        lines.append([COLUMNS[canonical], required, text + allowed.get(canonical, "") + also])
     markers = "或".join(f"“{name}”" for name in ID_HEADER_MARKERS)
-    sheet.append(["其他", "", f"表头所在行须含{markers}列；表头上方可以有标题行；"
-                  "列的顺序不限，其他列会被忽略；以“合计”或“总计”开头的行及其以下各行不导入。"])
+    return [*lines, [], ["其他", "", f"表头所在行须含{markers}列；表头上方可以有标题行；"
+                                 "列的顺序不限，其他列会被忽略；以“合计”或“总计”开头的行及其以下各行不导入。"]]
 
 
 def _export_value(canonical: str, value):
@@ -510,67 +503,4 @@ def _export_value(canonical: str, value):
         value = "、".join(CATEGORIES.get(code, code) for code in value)
     elif isinstance(value, dt.date):
         return cell_text(value)
-    return neutralise_formula(value) if isinstance(value, str) else value
-
-
-def _error_column(header_row: list, rows: list[list]) -> int:
-    """Reuse the 错误说明 column of a file that is itself an error file, else add one after
-    the last column that holds anything."""
-    for index, value in enumerate(header_row):
-        if isinstance(value, str) and normalise_header(value) == ERROR_COLUMN:
-            return index
-    return max((_used_width(row) for row in rows), default=0)
-
-
-def _used_width(row: list) -> int:
-    for index in range(len(row) - 1, -1, -1):
-        if row[index] != "":
-            return index + 1
-    return 0
-
-
-def _with_error(cells: list, error_column: int, message: str) -> list:
-    row = list(cells)
-    row.extend([""] * (error_column + 1 - len(row)))
-    row[error_column] = message
-    return row
-
-
-def _text_cells(sheet, cells: list, text_columns, bold: bool = False, keep_type: bool = False):
-    """Cells written as strings (never formulas); text-formatted in ``text_columns``."""
-    out = []
-    for index, value in enumerate(cells):
-        if value is None or value == "":
-            out.append(None)
-            continue
-        if not keep_type or isinstance(value, str):
-            value = ILLEGAL_CHARACTERS_RE.sub("", cell_text(value))
-        styled = bold or index in text_columns or (isinstance(value, str) and value[0] == "=")
-        if not styled:
-            out.append(value)
-            continue
-        cell = WriteOnlyCell(sheet, value=value)
-        if isinstance(value, str):
-            cell.data_type = "s"
-        if index in text_columns:
-            cell.number_format = "@"
-        if bold:
-            cell.font = Font(bold=True)
-        out.append(cell)
-    return out
-
-
-def _bold(sheet, text: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=text)
-    cell.font = Font(bold=True)
-    return cell
-
-
-def _column_letter(index: int) -> str:
-    return get_column_letter(index + 1)
-
-
-def _save(book: openpyxl.Workbook) -> bytes:
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return value

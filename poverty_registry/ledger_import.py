@@ -19,32 +19,34 @@ from django.db import connection
 from django.utils import timezone
 
 from . import importing, locks
+from .idnumber import mask_id_number
 from .ledger_file import (
+    COLUMN_SYNONYMS,
     COLUMNS,
+    REQUIRED_COLUMNS,
+    TEMPLATE_SHEET,
+    TEXT_COLUMNS,
     LedgerParse,
+    find_ledger_header,
     parse_ledger,
-    template_workbook,
+    template_notes,
     with_extra_errors,
-    write_error_workbook,
 )
-from .models import Region
+from .models import Person, Region
 from .scoping import region_scope
-from .tabular import RowError
+from .tabular import RowError, read_table
+from .vocab import ID_FALLBACK_MARKERS, ID_HEADER_MARKERS
 
 logger = logging.getLogger(__name__)
 PARSE_CACHE_SECONDS = 3600
 # The shape of a pickled LedgerParse (its fields, LedgerRow's, __getstate__): raise it with any change, so a
 # deploy never reads the entries the previous code left in Redis (they expire unread).
-PARSE_FORMAT = 1
+PARSE_FORMAT = 2  # 2: a parse knows its masked rows (an exported ledger imported again)
 ANALYZE_AFTER_ROWS = 1000  # a file this large can change the ledger's statistics
-STAGE_COLUMNS = ("excel_row", "household_no", "name", "id_number", "sex", "birth_date", "relation", "is_head",
-                 "village_code", "status", "phone", "categories")
-
-STAGE_COLUMNS_SQL = """
-    excel_row integer PRIMARY KEY, household_no text NOT NULL, name text NOT NULL, id_number text NOT NULL,
-    sex char(1) NOT NULL, birth_date date NOT NULL, relation text NOT NULL, is_head boolean NOT NULL,
-    village_code text NOT NULL, status text, phone text, categories text
-"""
+STAGE_COLUMNS = {"excel_row": "integer PRIMARY KEY", "household_no": "text NOT NULL", "name": "text NOT NULL",
+                 "id_number": "text NOT NULL", "sex": "char(1) NOT NULL", "birth_date": "date NOT NULL",
+                 "relation": "text NOT NULL", "is_head": "boolean NOT NULL", "village_code": "text NOT NULL",
+                 "status": "text", "phone": "text", "categories": "text"}
 
 # Rows whose person or household is registered outside the uploader's region: not theirs to change.
 OUT_OF_SCOPE_SQL = """
@@ -193,11 +195,20 @@ class LedgerKind(importing.ImportKind):
     template_name = "建档立卡台账导入模板.xlsx"
     count_labels = {"households_imported": "导入户数", "persons_created": "新增人员",
                     "persons_updated": "修改人员", "persons_unchanged": "未变人员"}
+    sheet_title, columns, synonyms, required = TEMPLATE_SHEET, COLUMNS, COLUMN_SYNONYMS, REQUIRED_COLUMNS
+    header_markers, fallback_markers, text_columns = ID_HEADER_MARKERS, ID_FALLBACK_MARKERS, TEXT_COLUMNS
+
+    def read(self, data, filename):
+        table = read_table(data, filename)
+        return table, find_ledger_header(table)
+
+    def template_notes(self):
+        return template_notes()
 
     def run(self, data, filename, user, *, dry_run, progress):
         today = timezone.localdate()
         progress(5, "读取并核对文件")
-        parse, store_parse = cached_parse(data, filename, allowed_villages(user), today)
+        parse, store_parse = cached_parse(data, filename, allowed_villages(user), today, masked_persons(user))
         progress(45, "与台账比对")
         return importing.in_transaction(lambda: self._apply(parse, user, today, dry_run, progress, store_parse),
                                         dry_run=dry_run)
@@ -205,10 +216,9 @@ class LedgerKind(importing.ImportKind):
     def _apply(self, parse: LedgerParse, user, today: dt.date, dry_run: bool, progress,
                store_parse: Callable[[], None]) -> importing.ImportOutcome:
         with connection.cursor() as cursor:
-            importing.create_staging_table(cursor, "ledger_stage", STAGE_COLUMNS_SQL)
             if parse.stage_payload is None:
                 parse.stage_payload = importing.copy_payload(_stage_row(row) for row in parse.accepted)
-            importing.copy_rows("ledger_stage", STAGE_COLUMNS, parse.stage_payload)
+            importing.stage(cursor, "ledger_stage", STAGE_COLUMNS, parse.stage_payload)
             importing.analyze_sampled(cursor, "pg_temp.ledger_stage")
             if not dry_run:  # before anything read from the ledger: the scope, the heads, the count
                 progress(50, "等待同村其他导入完成")
@@ -272,15 +282,6 @@ class LedgerKind(importing.ImportKind):
                        [[row.excel_row for row in parse.accepted]])
         return parse
 
-    def error_workbook(self, data, filename, errors):
-        parse = parse_ledger(data, filename, allowed_villages=_AnyVillage(), today=timezone.localdate())
-        rejected = sorted({error.row for error in errors})
-        return write_error_workbook(data, filename, LedgerParse(
-            rows_read=parse.rows_read, accepted=[], rejected_rows=rejected, errors=errors, header=parse.header))
-
-    def template(self):
-        return template_workbook()
-
 
 def lock_villages(cursor) -> None:
     """Take the village locks of the staged file, in key order, until they cover every village it touches:
@@ -295,14 +296,21 @@ def lock_villages(cursor) -> None:
         held |= missing
 
 
-class _AnyVillage:
-    """The error file only needs the layout; the errors themselves come from the run."""
+def masked_persons(user):
+    """What tells a ledger parse which registered person a masked number of an exported ledger stands for: the
+    person of the user's region with that masked number, 户编号 and 姓名 (none when two would fit)."""
+    def unmask(keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
+        found: dict[tuple[str, str, str], str | None] = {}
+        persons = Person.objects.restrict(user).filter(household__household_no__in={k[1] for k in keys})
+        for number, household_no, name in persons.values_list("id_number", "household__household_no", "name"):
+            key = (mask_id_number(number), household_no, name)
+            if key in keys:
+                found[key] = None if key in found else number
+        return {key: number for key, number in found.items() if number}
+    return unmask
 
-    def __contains__(self, code):
-        return True
 
-
-def cached_parse(data: bytes, filename: str, villages: set[str], today: dt.date
+def cached_parse(data: bytes, filename: str, villages: set[str], today: dt.date, unmask=None
                  ) -> tuple[LedgerParse, Callable[[], None]]:
     """Preview and confirm check the same file against the same villages on the same day: parse it once.
     The key covers everything the parse depends on, so a hit is the same result. The last parse is also
@@ -310,7 +318,8 @@ def cached_parse(data: bytes, filename: str, villages: set[str], today: dt.date
     100,000 rows from Redis; another process finds it in Redis. Returns the parse and what stores a new one
     in Redis: only a confirm in another process reads it, seconds later at the earliest, so the caller stores
     it on a thread of its own while it waits for the database (a third of a second for 100,000 rows, during
-    which the pickler holds the interpreter). A confirm that comes first finds nothing and parses again."""
+    which the pickler holds the interpreter). A confirm that comes first finds nothing and parses again.
+    A parse of masked numbers (an exported ledger) is never kept: whom they stand for is the database's now."""
     key = parse_key(data, filename, villages, today)
     last_key, last = _last_parse.get("last", (None, None))  # one read: another thread may replace it meanwhile
     if last_key == key:
@@ -318,7 +327,9 @@ def cached_parse(data: bytes, filename: str, villages: set[str], today: dt.date
     parse = _cached(key)
     found = parse is not None
     if not found:
-        parse = parse_ledger(data, filename, allowed_villages=villages, today=today)
+        parse = parse_ledger(data, filename, allowed_villages=villages, today=today, unmask=unmask)
+        if parse.masked:
+            return parse, _nothing_to_store
     _last_parse["last"] = (key, parse)
     if found:
         return parse, _nothing_to_store

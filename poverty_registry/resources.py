@@ -9,14 +9,12 @@ neutralised. A reference resource also imports, refusing rows outside the user's
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from import_export import resources, widgets
 from import_export.fields import Field
 
 from .access_log import may_see_full_id
 from .idnumber import mask_id_number
-from .matching.vocab import DIFFERENCES
-from .models import Household, MatchingItem, Person
+from .models import Household, Person
 from .scoping import region_scope
 from .tabular import neutralise_formula
 from .vocab import YES_NO, YES_NO_SPELLINGS, code_of
@@ -141,25 +139,3 @@ class HouseholdResource(ScopedResource):
         fields = ("household_no", "region", "region_name", "member_count", "created_at", "updated_at")
         export_order = fields
 
-
-class MatchingItemResource(ScopedResource):
-    """The matching queue's export (/matching/?export=xlsx), in the layout the townships already use."""
-
-    difference = Field(column_name="差异", readonly=True)
-    region_label = Field(column_name="所属区划", readonly=True)
-    found_at = Field(column_name="发现时间", readonly=True)
-
-    class Meta:
-        model = MatchingItem
-        fields = ("difference", "status", "region_label", "name", "id_number", "source", "summary", "first_run",
-                  "found_at", "note")
-        export_order = fields
-
-    def dehydrate_difference(self, item):
-        return f"{item.code} {DIFFERENCES[item.code]}"
-
-    def dehydrate_region_label(self, item):
-        return f"{item.region.name}（{item.region_id}）"
-
-    def dehydrate_found_at(self, item):
-        return timezone.localtime(item.created_at).strftime("%Y-%m-%d %H:%M")

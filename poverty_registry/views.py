@@ -40,13 +40,11 @@ def ledger_export(request):
     from django.core.exceptions import PermissionDenied
     from django.utils import timezone
 
-    from .access_log import record_export
+    from . import workbook
     from .exports import ledger_workbook
-    from .import_views import _xlsx
 
     if not request.user.has_perm("poverty_registry.view_person"):
         raise PermissionDenied
     today = timezone.localdate()
-    (content, rows), filename = ledger_workbook(request.user, request.GET, today), f"建档立卡台账_{today:%Y%m%d}.xlsx"
-    record_export(request, filename, rows)
-    return _xlsx(content, filename)
+    content, rows = ledger_workbook(request.user, request.GET, today)
+    return workbook.download(request, f"建档立卡台账_{today:%Y%m%d}.xlsx", content, rows)

@@ -188,7 +188,7 @@ def queue_item(regions):
                                        first_run=run)
 
 
-def test_matching_queue_export_goes_through_its_resource(client, clerk_a, insider_full, queue_item):
+def test_matching_queue_export_is_masked_neutralised_and_logged(client, clerk_a, insider_full, queue_item):
     for user, number in ((clerk_a, mask_id_number(queue_item.id_number)), (insider_full, queue_item.id_number)):
         client.force_login(user)
         response = client.get(reverse("matching:queue"), {"export": "xlsx"})

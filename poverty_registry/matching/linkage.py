@@ -17,7 +17,7 @@ from django.db import connection
 from rapidfuzz.distance import OSA, Levenshtein
 
 from ..idnumber import to_halfwidth
-from ..importing import copy_rows
+from ..importing import stage
 from ..models import MatchingRecord, MatchLink, Person
 from .vocab import LINKED_SOURCES
 
@@ -208,6 +208,8 @@ PAIRS_SQL = f"""
                                                 AND l.status IN ('rejected', 'confirmed'))
 """
 
+NEW_LINK_COLUMNS = {"match_key": "text", "person_id": "bigint", "source": "text", "id_raw": "text", "name": "text",
+                    "score": "float8", "reasons": "text"}
 INSERT_LINKS_SQL = f"""
     INSERT INTO {LINKS} (match_key, person_id, source, id_raw, name, score, reasons, status, proposed_run_id,
                          note, created_at)
@@ -267,9 +269,7 @@ def propose_links(run, file_ids: dict[str, int]) -> int:
         cursor.execute("ANALYZE matching_unlinked")
         cursor.execute(PAIRS_SQL)
         proposals = candidate_proposals(cursor.fetchall(), threshold())
-        cursor.execute("CREATE TEMP TABLE matching_new_links (match_key text, person_id bigint, source text, "
-                       "id_raw text, name text, score float8, reasons text) ON COMMIT DROP")
-        copy_rows("matching_new_links", ("match_key", "person_id", "source", "id_raw", "name", "score", "reasons"),
+        stage(cursor, "matching_new_links", NEW_LINK_COLUMNS,
                   ((p.match_key, p.person_id, p.source, p.id_raw, p.name, round(p.score, 6),
                     _reasons_json(p.levels)) for p in proposals))
         cursor.execute(INSERT_LINKS_SQL, {"run": run.pk})

@@ -114,7 +114,9 @@ def test_excel_upload_and_error_workbook(regions, person_a):
     assert (outcome.rows_read, outcome.counts["created"], outcome.rows_rejected) == (2, 1, 1)
     errors = openpyxl.load_workbook(io.BytesIO(kind.error_workbook(data.getvalue(), "名单.xlsx", outcome.errors)))
     rows = list(errors.active.values)
-    assert rows[0][-1] == "错误说明" and rows[1][1] == "'@坏" and rows[1][-1].startswith("身份证号：")
+    # the framework's error file: the title above the header kept, then the header and the rejected row
+    assert rows[0][0] == "2024年参保名单"
+    assert rows[1][-1] == "错误说明" and rows[2][1] == "'@坏" and rows[2][-1].startswith("身份证号：")
 
 
 def test_township_clerks_do_not_import_enrolments(tmp_path, clerk_a, person_a):

@@ -584,14 +584,15 @@ def test_error_workbook_holds_the_rows_above_the_header_and_only_rejected_rows()
     assert len(rows) == 4 + 18
     by_row: dict[int, list[str]] = {}
     for error in result.errors:
-        by_row.setdefault(error.row, []).append(error.message)
+        by_row.setdefault(error.row, []).append(f"{error.column}：{error.message}")
     for written, number in zip(rows[4:], result.rejected_rows):
         original = [str(value).strip() or None for value in MESSY_ROWS[number]]
         if number == 29:
             original[2] = format(Decimal(f"{float(AS_NUMBER):.15g}"), "f")  # what Excel kept
         assert written == original + ["；".join(by_row[number])]
     assert rows[6][12] == (
-        "与身份证号不一致（身份证号对应的性别为男）；与身份证号不一致（身份证号中的出生日期为 1950-05-05）"
+        "性别：与身份证号不一致（身份证号对应的性别为男）；"
+        "出生日期：与身份证号不一致（身份证号中的出生日期为 1950-05-05）"
     )
     for row in sheet.iter_rows(min_row=5):
         assert all(cell.data_type == "s" for cell in row if cell.value is not None)
@@ -652,7 +653,7 @@ def test_error_workbook_of_an_error_workbook_reuses_the_error_column():
     rows = sheet_values(again)
     assert rows[3] == tuple(MESSY_HEADER + [ERROR_COLUMN])
     assert [row[1] for row in rows[4:]] == ["褚六", "褚七"]
-    assert rows[4][12] == "同户（户编号 H009）没有户主，每户必须有且只有一个“户主”"
+    assert rows[4][12] == "与户主关系：同户（户编号 H009）没有户主，每户必须有且只有一个“户主”"
 
 
 def test_error_column_goes_after_anything_written_beyond_the_header():
@@ -662,7 +663,7 @@ def test_error_column_goes_after_anything_written_beyond_the_header():
     written = sheet_values(write_error_workbook(upload, "台账.xlsx", parse(upload)))
 
     assert written[0] == (*HEADER, None, None, None, ERROR_COLUMN)
-    assert written[1][10:] == (None, None, "备注写在表头之外", f"校验位错误，应为 {RIGHT_CHECK}")
+    assert written[1][10:] == (None, None, "备注写在表头之外", f"身份证号：校验位错误，应为 {RIGHT_CHECK}")
 
 
 def test_an_existing_error_column_is_rewritten_where_it_stands():
@@ -671,11 +672,11 @@ def test_an_existing_error_column_is_rewritten_where_it_stands():
 
     written = sheet_values(write_error_workbook(upload, "台账.xlsx", parse(upload)))
 
-    assert written == [tuple(header), (f"校验位错误，应为 {RIGHT_CHECK}", *person(id_number=BAD_ID)[:3], None, None,
-                                        "户主", None, VILLAGE_A, None, None)]
+    assert written == [tuple(header), (f"身份证号：校验位错误，应为 {RIGHT_CHECK}", *person(id_number=BAD_ID)[:3],
+                                        None, None, "户主", None, VILLAGE_A, None, None)]
 
 
-def test_error_workbook_of_a_csv_upload_keeps_text_and_formula_like_values():
+def test_error_workbook_of_a_csv_upload_keeps_text_and_neutralises_formulas():
     data = "\n".join([
         "户编号,姓名,身份证号,与户主关系,村代码",
         f"H1,=1+1,{BAD_ID},户主,{VILLAGE_A}",
@@ -685,7 +686,8 @@ def test_error_workbook_of_a_csv_upload_keeps_text_and_formula_like_values():
     book = openpyxl.load_workbook(io.BytesIO(write_error_workbook(data, "台账.csv", result)))
     row = list(book.active.iter_rows(min_row=2))[0]
 
-    assert [cell.value for cell in row] == ["H1", "=1+1", BAD_ID, "户主", VILLAGE_A, f"校验位错误，应为 {RIGHT_CHECK}"]
+    assert [cell.value for cell in row] == ["H1", "'=1+1", BAD_ID, "户主", VILLAGE_A,
+                                            f"身份证号：校验位错误，应为 {RIGHT_CHECK}"]
     assert row[1].data_type == "s"
 
 
