@@ -96,6 +96,7 @@ class StaffAdmin(ScopedAdmin, DjangoUserAdmin):
     list_filter = ("role", "is_active")
     search_fields = ("username", "last_name", "first_name")
     autocomplete_fields = ("region",)
+    add_form_template = "admin/poverty_registry/user/add_form.html"
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
