@@ -43,8 +43,8 @@ def home_context(user) -> dict:
         context[key] += items
     for key, items in matching_numbers(user).items():
         context[key] += items
-    if user.has_perm("claims.view_auditrecord"):
-        context["links"].append(("审计记录", reverse("admin:claims_auditrecord_changelist")))
+    if user.has_perm("poverty_registry.view_auditrecord"):
+        context["links"].append(("审计记录", reverse("admin:poverty_registry_auditrecord_changelist")))
     if user.has_perm("poverty_registry.view_region"):
         context["subregions"] = list(Region.objects.restrict(user).filter(parent=region)[:50]) if region else []
     return context

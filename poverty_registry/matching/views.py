@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from import_export.formats.base_formats import XLSX
 
-from claims.models import AuditRecord
+from poverty_registry.models import AuditRecord
 
 from .. import access_log, confirmation
 from ..admin_base import shown_id_number

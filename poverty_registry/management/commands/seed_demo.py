@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.audit import audit_context, spread_journal
+from poverty_registry.audit.trail import audit_context, spread_journal
 from poverty_registry.demo import seed_persons
 
 

@@ -51,7 +51,7 @@ class Command(BaseCommand):
         from django.utils import timezone
 
         from claims import demo_pages
-        from claims.audit import audit_context, spread_journal
+        from poverty_registry.audit.trail import audit_context, spread_journal
 
         today = timezone.localdate()
         clock = [time.perf_counter()]
