@@ -7,11 +7,18 @@ class ClaimsConfig(AppConfig):
     verbose_name = "结算与基金监管"
 
     def ready(self):
+        from poverty_registry import dashboards
         from poverty_registry.audit.display import register_value_labels
         from poverty_registry.roles import sync_roles
 
         from .forms import SEGMENTS
         from .rules import RULE_PARAMS
+        from .selectors import home_numbers as settlement_numbers
+        from .supervision_reports import home_numbers as supervision_numbers
+
+        # the home page's settlement, then supervision numbers
+        dashboards.register(settlement_numbers)
+        dashboards.register(supervision_numbers)
 
         # claims is the last of our apps: by its post_migrate every permission exists.
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="sync_roles")

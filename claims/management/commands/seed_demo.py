@@ -1,4 +1,5 @@
-"""Build demo households and persons at scale (COPY, set-based)."""
+"""Build demo households and persons at scale (COPY, set-based), their enrolments, subsidies and claims. In claims,
+the top app: it calls every app's demo builders."""
 import json
 import time
 
