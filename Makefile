@@ -27,6 +27,7 @@ browser:
 
 test: install browser
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	DEBUG=1 $(ISOLATED) $(PY) manage.py makemigrations --check --dry-run
 	$(ISOLATED) $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_migrate
 
 
@@ -8,16 +7,23 @@ class ClaimsConfig(AppConfig):
     verbose_name = "结算与基金监管"
 
     def ready(self):
+        from poverty_registry import dashboards
+        from poverty_registry.audit.display import register_value_labels
         from poverty_registry.roles import sync_roles
 
-        from .audit import install_triggers, record_login
+        from .forms import SEGMENTS
+        from .rules import RULE_PARAMS
+        from .selectors import home_numbers as settlement_numbers
+        from .supervision_reports import home_numbers as supervision_numbers
 
-        # claims is the last of our apps: by its post_migrate every table and permission exists.
-        post_migrate.connect(install_triggers, sender=self, dispatch_uid="audit_install_triggers")
+        # the home page's settlement, then supervision numbers
+        dashboards.register(settlement_numbers)
+        dashboards.register(supervision_numbers)
+
+        # claims is the last of our apps: by its post_migrate every permission exists.
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="sync_roles")
-        # the login's last_login write recorded under the account and address that signed in (in its place)
-        user_logged_in.disconnect(dispatch_uid="update_last_login")
-        user_logged_in.connect(record_login, dispatch_uid="audit_record_login")
-        # registers the "claims" import kind and the audit anchors' deploy checks
-        from . import checks, claim_import  # noqa: F401
+        # the audit trail names the policy segments and rule parameters inside the JSON columns in words
+        register_value_labels({**SEGMENTS, **RULE_PARAMS})
+        # registers the "claims" import kind
+        from . import claim_import  # noqa: F401
         from .supervision_tasks import screen_nightly  # noqa: F401 — registers the screening tasks with Celery

@@ -4,8 +4,8 @@
                          ↘ dismissed (with a reason) → closed
 
 Every transition is a compare-and-set UPDATE (it succeeds only if the case is still in the state the user
-saw), writes a CaseEvent, and is recorded by the audit-trail triggers (claims.audit). Confirming takes a second
-supervisor: neither the investigator nor the one who opened the case. Recoveries are payments against the
+saw), writes a CaseEvent, and is recorded by the audit-trail triggers (poverty_registry.audit). Confirming takes a
+second supervisor: neither the investigator nor the one who opened the case. Recoveries are payments against the
 amount due (amount to recover + penalty) until the balance is zero; then the case can be closed.
 """
 from __future__ import annotations

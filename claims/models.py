@@ -1,7 +1,6 @@
 """Claims, settlement and fund supervision; and the audit trail that every app writes through triggers."""
 import json
 
-from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 from poverty_registry.models import CityWideQuerySet, Person, Region, User
@@ -186,99 +185,6 @@ class SettlementDetail(models.Model):
 
     def __str__(self):
         return f"结算结果 {self.settlement_id} 的明细"
-
-
-class AuditJSONField(models.JSONField):
-    """A record's row as `json`, the text exactly as the trigger wrote and hashed it: building and storing
-    text costs a third of what jsonb does (binary form, then text again for the hash) at 100,000 rows a
-    statement, and the trail is read a record at a time, never searched inside."""
-
-    def db_type(self, connection):
-        return "json"
-
-    def from_db_value(self, value, expression, connection):
-        # psycopg decodes json itself (Django keeps only jsonb as text)
-        return value if value is None or not isinstance(value, str) else super().from_db_value(
-            value, expression, connection)
-
-
-class AuditRecord(models.Model):
-    """One changed row. Written only by PostgreSQL triggers (claims.audit), never by the application."""
-
-    ACTIONS = {"INSERT": "新增", "UPDATE": "修改", "DELETE": "删除"}
-
-    at = models.DateTimeField("时间")
-    table_name = models.CharField("数据表", max_length=80)
-    object_pk = models.CharField("对象主键", max_length=40)
-    action = models.CharField("操作", max_length=6, choices=ACTIONS.items())
-    before = AuditJSONField("修改前", null=True)
-    after = AuditJSONField("修改后", null=True)
-    actor_id = models.BigIntegerField("操作人ID", null=True)
-    actor_username = models.CharField("操作人", max_length=150, blank=True)
-    ip = models.CharField("IP地址", max_length=45, blank=True)
-    source = models.CharField("来源", max_length=60, blank=True)
-    region_code = models.CharField("区划", max_length=12, blank=True)
-    row_hash = models.BinaryField("本条哈希")
-    chain_hash = models.BinaryField("链哈希")
-    # Set on the records spread out of a journal entry (AuditJournal), null on those written directly.
-    journal_id = models.BigIntegerField("批量日志号", null=True, blank=True)
-
-    region_field = "region_code"
-    objects = RegionScopedManager()
-
-    class Meta:
-        verbose_name = verbose_name_plural = "审计记录"
-        ordering = ["-id"]
-        indexes = [
-            # the journal entries already spread out; partial, so direct records cost it nothing
-            models.Index(fields=["journal_id"], name="audit_journal", condition=models.Q(journal_id__isnull=False)),
-            # object first: a record's history (object, table) and the admin's search by object alone
-            models.Index(fields=["object_pk", "table_name"], name="audit_object_table"),
-            models.Index(fields=["actor_username", "at"], name="audit_actor"),
-            models.Index(fields=["region_code"], name="audit_region", opclasses=["varchar_pattern_ops"]),
-            # Times grow with ids: a block-range index finds a period at a fraction of a B-tree's upkeep.
-            BrinIndex(fields=["at"], name="audit_at"),
-        ]
-
-    def __str__(self):
-        from .audit_display import record_title
-
-        return record_title(self.table_name, self.get_action_display(), self.object_pk)
-
-    def changed_fields(self) -> list[tuple[str, object, object]]:
-        before, after = self.before or {}, self.after or {}
-        keys = sorted(set(before) | set(after))
-        return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
-
-
-class AuditJournal(models.Model):
-    """The changes of one large statement (more than AUDIT_DIRECT_ROWS rows: an import, a subsidy run), written
-    by the same trigger in the same transaction as one hash-chained entry per 50,000 changes, and spread out
-    into indexed AuditRecords (with their own chain) by claims.audit.spread_journal after the commit. The
-    entry is the record of those changes from the moment they are committed; the spread-out records are
-    how supervisors look them up by object, person or user."""
-
-    at = models.DateTimeField("时间")
-    table_name = models.CharField("数据表", max_length=80)
-    action = models.CharField("操作", max_length=6, choices=AuditRecord.ACTIONS.items())
-    actor_id = models.BigIntegerField("操作人ID", null=True)
-    actor_username = models.CharField("操作人", max_length=150, blank=True)
-    ip = models.CharField("IP地址", max_length=45, blank=True)
-    source = models.CharField("来源", max_length=60, blank=True)
-    rows = models.PositiveIntegerField("变更行数")
-    # [[object key, region code, before, after], …] in the order the records are spread out
-    changes = AuditJSONField("变更内容")
-    content_hash = models.BinaryField("内容哈希")
-    chain_hash = models.BinaryField("链哈希")
-
-    class Meta:
-        verbose_name = verbose_name_plural = "审计批量日志"
-        ordering = ["-id"]
-
-    def __str__(self):
-        from .audit_display import model_label
-
-        return f"{self.get_action_display()} {model_label(self.table_name)} ×{self.rows}"
 
 
 # ---- Fund supervision (DOMAIN §7): screening parameters and hits, cases, recoveries, evidence files -------

@@ -405,3 +405,14 @@ def rule_query(code: str, params: dict, *, hit: str, persons: bool, name: str = 
            .replace("{persons:e}", narrowed.format(a="e")).replace("{persons:c}", narrowed.format(a="c")))
     name = name or code
     return sql.replace("%(p_", f"%({name}_"), {f"{name}_{key[2:]}": value for key, value in rule_params.items()}
+
+
+# Parameter names of the screening rules (RULES defaults, PENALTY_DEFAULTS) as the audit trail shows them inside
+# a changed parameter set (registered with poverty_registry.audit.display by ClaimsConfig.ready()).
+RULE_PARAMS = {
+    "days": "天数", "k": "倍数", "min_claims": "最少样本数", "max_admissions": "最多住院次数",
+    "window_days": "统计天数", "max_days": "最长住院天数", "daily_floor": "日均费用下限（元）",
+    "enrolled_statuses": "视为参保的状态", "male": "男性不可能的诊断", "female": "女性不可能的诊断",
+    "infant": "婴儿不可能的诊断", "infant_max_years": "婴儿年龄上限（岁）", "min_multiple": "最低处罚倍数",
+    "max_multiple": "最高处罚倍数",
+}

@@ -3,7 +3,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from .audit import audit_context
+from poverty_registry.audit.trail import audit_context
 
 
 @shared_task(name="resettle.year", acks_late=True)  # idempotent: a redelivered run carries on with the chunks not done
@@ -39,23 +39,6 @@ def recover_resettle_runs() -> list[int]:
         ResettleRun.objects.filter(pk=run_id).update(message=note, heartbeat_at=timezone.now())
         resettle_year_task.delay(run_id)
     return abandoned
-
-
-@shared_task(name="audit.spread_journal", ignore_result=True)  # nobody waits for it: no result backend call
-def spread_audit_journal() -> int:
-    """Spread committed journal entries of the audit trail into indexed records (claims.audit)."""
-    from .audit import spread_journal
-
-    return spread_journal()
-
-
-@shared_task(name="audit.anchor", ignore_result=True)
-def anchor_audit_chain() -> int | None:
-    """Hourly: sign the audit chains' heads into the anchor file (claims.audit_anchor); the anchor's number."""
-    from .audit_anchor import write_anchor
-
-    line = write_anchor()
-    return line["n"] if line else None
 
 
 def _guarded(run_id: int, work):

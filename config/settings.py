@@ -58,7 +58,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "claims.audit.AuditContextMiddleware",
+    "poverty_registry.audit.middleware.AuditContextMiddleware",
     "axes.middleware.AxesMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
 ]
@@ -111,7 +111,7 @@ CELERY_BEAT_SCHEDULE["resettle-recover"] = {"task": "resettle.recover", "schedul
 # imports, re-settlement chunks, subsidy computations; importing.tune_bulk_transaction).
 BULK_WORK_MEM = os.environ.get("BULK_WORK_MEM", "256MB")
 # A statement changing more rows than this is recorded in the audit journal and spread into indexed records
-# after its commit (claims.audit); fewer are recorded directly. The periodic run catches up on any left.
+# after its commit (poverty_registry.audit.trail); fewer are recorded directly. The periodic run catches up on any left.
 AUDIT_DIRECT_ROWS = int(os.environ.get("AUDIT_DIRECT_ROWS", "5000"))
 # Limits on uploaded tables (poverty_registry.tabular), checked before any parse in every path (web, worker,
 # command): the upload's size; each zip member's uncompressed size and compression ratio (zip bombs); rows of
@@ -126,9 +126,10 @@ IMPORT_MAX_CELL_CHARS = int(os.environ.get("IMPORT_MAX_CELL_CHARS", "1000"))
 # even if its rows look few: the work done inside a web request stays bounded whatever the file claims.
 IMPORT_INLINE_MAX_MB = int(os.environ.get("IMPORT_INLINE_MAX_MB", "16"))
 CELERY_BEAT_SCHEDULE["audit-spread-journal"] = {"task": "audit.spread_journal", "schedule": 60.0}
-# Audit anchors (claims.audit_anchor): every hour the heads of both audit chains, signed with a key the database
-# never holds, are appended to a file the database cannot reach. Without a key, DEBUG derives one from SECRET_KEY;
-# production refuses to anchor (and `check --deploy` warns). Retired keys still verify the lines they signed.
+# Audit anchors (poverty_registry.audit.anchor): every hour the heads of both audit chains, signed with a key the
+# database never holds, are appended to a file the database cannot reach. Without a key, DEBUG derives one from
+# SECRET_KEY; production refuses to anchor (and `check --deploy` warns). Retired keys still verify the lines they
+# signed.
 AUDIT_ANCHOR_KEY = os.environ.get("AUDIT_ANCHOR_KEY", "")
 AUDIT_ANCHOR_RETIRED_KEYS = env_list("AUDIT_ANCHOR_RETIRED_KEYS")
 AUDIT_ANCHOR_FILE = Path(os.environ.get("AUDIT_ANCHOR_FILE", VAR_DIR / "audit-anchors" / "anchors.jsonl"))

@@ -24,7 +24,7 @@ ID_LIKE = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9Xx])")
 
 def client_ip(request) -> str:
     """The address as the audit trail records it: the audit middleware has put it on the connection
-    (`audit.context`, claims.audit.AuditContextMiddleware), so both logs name the same address for a request;
+    (`audit.context`, .audit.middleware.AuditContextMiddleware), so both logs name the same address for a request;
     REMOTE_ADDR when called outside that middleware."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT nullif(current_setting('audit.context', true), '')::jsonb ->> 'ip'")

@@ -222,3 +222,4 @@ class PersonAdmin(ScopedExportMixin, MaskedIdNumberAdmin, AccessLoggedAdmin):
         except IdNumberError:
             return queryset.filter(name__startswith=term), False
 from . import admin_access, admin_imports  # noqa: E402,F401
+from .audit import admin as audit_admin  # noqa: E402,F401 — the audit trail browser

@@ -176,7 +176,7 @@ class ReferenceImportMixin(ImportMixin):
 
 def audit_url(model, object_pk) -> str:
     query = urlencode({"table_name": model._meta.db_table, "object_pk": object_pk})
-    return f"{reverse('admin:claims_auditrecord_changelist')}?{query}"
+    return f"{reverse('admin:poverty_registry_auditrecord_changelist')}?{query}"
 
 
 def shown_id_number(user, number: str) -> str:

@@ -1,17 +1,29 @@
 """What each role sees first: its region, the numbers it answers for this year as tiles with their trend by
-month (each app's home_numbers: one set-based query per number), its counts and its to-dos."""
+month (each app's home_numbers: one set-based query per number), its counts and its to-dos.
+
+The apps above this one register their home_numbers here at ready() (README "Layout"): the base calls them
+without importing them."""
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from django.db.models import Count, Q
 from django.urls import reverse
 
-from claims.selectors import home_numbers as settlement_numbers
-from claims.supervision_reports import home_numbers as supervision_numbers
-from enrollment.selectors import home_numbers as enrolment_numbers
-
 from .matching.selectors import home_numbers as matching_numbers
 from .models import Household, Person, Region
 from .navigation import identity
+
+# home_numbers(user) -> {"figures"|"tiles"|"todos"|"links": [...]} of each upper app, in the order registered
+# (INSTALLED_APPS order: enrolment, then settlement and supervision); the page shows them in that order.
+HomeNumbers = Callable[[object], dict[str, list]]
+_PROVIDERS: list[HomeNumbers] = []
+
+
+def register(provider: HomeNumbers) -> None:
+    """Called by an upper app's AppConfig.ready(): its numbers join every user's home page."""
+    if provider not in _PROVIDERS:
+        _PROVIDERS.append(provider)
 
 
 def home_context(user) -> dict:
@@ -35,16 +47,11 @@ def home_context(user) -> dict:
             ("已死亡待核", counts["dead"]),
         ]
         context["links"].append(("建档立卡人员", reverse("admin:poverty_registry_person_changelist")))
-    for key, items in enrolment_numbers(user).items():
-        context[key] += items
-    for key, items in settlement_numbers(user).items():
-        context[key] += items
-    for key, items in supervision_numbers(user).items():
-        context[key] += items
-    for key, items in matching_numbers(user).items():
-        context[key] += items
-    if user.has_perm("claims.view_auditrecord"):
-        context["links"].append(("审计记录", reverse("admin:claims_auditrecord_changelist")))
+    for provider in [*_PROVIDERS, matching_numbers]:
+        for key, items in provider(user).items():
+            context[key] += items
+    if user.has_perm("poverty_registry.view_auditrecord"):
+        context["links"].append(("审计记录", reverse("admin:poverty_registry_auditrecord_changelist")))
     if user.has_perm("poverty_registry.view_region"):
         context["subregions"] = list(Region.objects.restrict(user).filter(parent=region)[:50]) if region else []
     return context

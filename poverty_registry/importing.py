@@ -163,7 +163,7 @@ def tune_bulk_transaction() -> None:
     its staging rows, joins, sorts and the audit triggers' hashing of every row in memory (BULK_WORK_MEM), not
     spilled to disk; no JIT compilation (planned on transition tables without statistics, it costs more
     than it saves); its audit journal spread into records once it commits."""
-    from claims.audit import spread_after_commit
+    from poverty_registry.audit.trail import spread_after_commit
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.BULK_WORK_MEM])
@@ -505,7 +505,7 @@ def import_path_as(kind_code: str, path, username: str | None, *, dry_run: bool,
     — or as the server itself (`SERVER_COMMAND`, no region limit) when no account is named — recorded in
     the audit trail under `source`.
     Raises ValueError (or OSError) with a message for the command line."""
-    from claims.audit import audit_context
+    from poverty_registry.audit.trail import audit_context
 
     from .models import User
 

@@ -31,7 +31,7 @@ LEDGER_VILLAGE = 6402
 
 # ---- 73xx audit, subsidies, supervision
 # AUDIT_CHAIN (one key): the audit trail's hash chain is built by one writer at a time (DOMAIN §7.3); taken in
-# the PL/pgSQL of the audit trigger functions (claims.audit), so journal and records share one lock order.
+# the PL/pgSQL of the audit trigger functions (.audit.trail), so journal and records share one lock order.
 AUDIT_CHAIN = 7303
 # (SUBSIDY_YEAR, year): one subsidy computation of a year at a time (enrollment.subsidies).
 SUBSIDY_YEAR = 7305

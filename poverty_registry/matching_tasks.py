@@ -14,7 +14,7 @@ from celery import chord, shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from claims.audit import audit_context
+from poverty_registry.audit.trail import audit_context
 
 from .matching import run as matching
 from .models import MatchingRun

@@ -69,7 +69,7 @@ SECTIONS: tuple[Section, ...] = (
         Link("比对批次记录", "matching:runs", ("poverty_registry.view_matchingrun",)),
     )),
     Section("审计", (
-        Link("审计记录", "admin:claims_auditrecord_changelist", ("claims.view_auditrecord",)),
+        Link("审计记录", "admin:poverty_registry_auditrecord_changelist", ("poverty_registry.view_auditrecord",)),
         Link("个人信息访问记录", "admin:poverty_registry_accessrecord_changelist",
              ("poverty_registry.view_accessrecord",)),
         Link("超量查看完整身份证号", "admin:poverty_registry_accessflag_changelist",

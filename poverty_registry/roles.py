@@ -29,7 +29,7 @@ LEDGER = {
     "enrollment.chaseentry": "view add change",
     "claims.claim": "view",
     "claims.settlement": "view",
-    "claims.auditrecord": "view",
+    "poverty_registry.auditrecord": "view",
     "claims.hospital": "view",
     "claims.personyeartotal": "view",
     "poverty_registry.matchingrun": "view",

@@ -11,7 +11,7 @@ import datetime as dt
 from celery import shared_task
 from django.utils import timezone
 
-from claims.audit import audit_context
+from poverty_registry.audit.trail import audit_context
 
 from . import import_leases, importing
 from .access_log import flag_day

@@ -30,7 +30,7 @@ def person_sample(village):
 
 
 def audit_sample(village):
-    from claims.models import AuditRecord
+    from poverty_registry.models import AuditRecord
 
     person = make_person(village, seq=903, name="审计样本")
     return AuditRecord.objects.filter(table_name="poverty_registry_person", object_pk=str(person.pk)).latest("id")
@@ -137,7 +137,7 @@ SAMPLES = {
     "poverty_registry.importrun": import_run_sample,
     "poverty_registry.accessrecord": access_record_sample,
     "poverty_registry.accessflag": access_flag_sample,
-    "claims.auditrecord": audit_sample,
+    "poverty_registry.auditrecord": audit_sample,
     **ENROLLMENT_SAMPLES,
     **SUPERVISION_SAMPLES,
     **SETTLEMENT_SAMPLES,
@@ -166,7 +166,7 @@ GLOBAL_MODELS = {"auth.group", "axes.accessattempt", "axes.accesslog", "axes.acc
 UNSCOPED_MODELS = {
     "poverty_registry.importfile": "an upload's bytes by SHA-256, read only through its scoped ImportRun",
     "claims.settlementdetail": "a settlement's lines, read only through its scoped Settlement (the sheet)",
-    "claims.auditjournal": "the bulk-write journal of the audit trail, read by verify_audit and the spreader",
+    "poverty_registry.auditjournal": "the bulk-write journal of the audit trail, read by verify_audit and the spreader",
     "claims.resettlechunk": "a batch re-settlement's work list, read only by its workers and its scoped run",
 }
 

@@ -9,9 +9,8 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
-from claims.audit import audit_context, verify_chain
-from claims.models import AuditRecord
-from poverty_registry.models import Person, PersonCategory
+from poverty_registry.audit.trail import audit_context, verify_chain
+from poverty_registry.models import AuditRecord, Person, PersonCategory
 from tests.conftest import VILLAGE_A
 
 
@@ -79,10 +78,11 @@ def test_trail_is_append_only(person_a):
 def test_admin_cannot_edit_or_delete_records(client, administrator, person_a):
     client.force_login(administrator)
     record = records_for(person_a).first()
-    change = reverse("admin:claims_auditrecord_change", args=[record.pk])
+    change = reverse("admin:poverty_registry_auditrecord_change", args=[record.pk])
     assert client.get(change).status_code == 200
     assert client.post(change, {"actor_username": "x"}).status_code == 403
-    assert client.post(reverse("admin:claims_auditrecord_delete", args=[record.pk]), {"post": "yes"}).status_code == 403
+    delete = reverse("admin:poverty_registry_auditrecord_delete", args=[record.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
 
 
 def test_verify_audit_names_the_first_tampered_record(person_a, person_b):
@@ -136,17 +136,17 @@ def test_login_is_recorded_under_the_account_and_its_address(client, clerk_a):
 
 
 def test_audit_pages_name_tables_columns_values_and_sources_in_words(client, administrator, clerk_a):
-    from claims.audit_display import shown_value, source_label
+    from poverty_registry.audit.display import shown_value, source_label
     from poverty_registry.services import save_staff
     from tests.test_no_code_words import visible_text
 
     save_staff("clerk_a", region_code=clerk_a.region_id, role="county")  # the role: a row of the groups table
     record = AuditRecord.objects.filter(table_name="poverty_registry_user_groups").latest("id")
     client.force_login(administrator)
-    listed = " ".join(visible_text(client.get(reverse("admin:claims_auditrecord_changelist"),
+    listed = " ".join(visible_text(client.get(reverse("admin:poverty_registry_auditrecord_changelist"),
                                               {"table_name": "poverty_registry_user_groups"}).content.decode()))
     assert "账号的角色" in listed and "角色、编号、账号" in listed and "poverty_registry_user_groups" not in listed
-    page = client.get(reverse("admin:claims_auditrecord_change", args=[record.pk])).content.decode()
+    page = client.get(reverse("admin:poverty_registry_auditrecord_change", args=[record.pk])).content.decode()
     assert f"{record.get_action_display()} 账号的角色 #{record.object_pk}" in page
     assert (shown_value("claims_settlement", "category", "dibao"), shown_value("claims_settlement", "category", ""),
             shown_value("poverty_registry_user", "is_active", True), shown_value("claims_claim", "total_cost", 0.0),
@@ -176,8 +176,8 @@ def _records_after(last_id):
 
 
 def test_journal_spreads_into_the_records_a_direct_write_makes(regions):
-    from claims.audit import journal_pending, spread_journal, verify_journal
-    from claims.models import AuditJournal
+    from poverty_registry.audit.trail import journal_pending, spread_journal, verify_journal
+    from poverty_registry.models import AuditJournal
     from tests.conftest import make_person
 
     people = [make_person(VILLAGE_A, seq=i, name=f"日志{i}") for i in range(1, 8)]
@@ -207,8 +207,8 @@ def test_journal_spreads_into_the_records_a_direct_write_makes(regions):
 
 
 def test_journal_entries_hold_at_most_50000_changes_each_and_chain(regions):
-    from claims.audit import JOURNAL_ENTRY_ROWS
-    from claims.models import AuditJournal
+    from poverty_registry.audit.trail import JOURNAL_ENTRY_ROWS
+    from poverty_registry.models import AuditJournal
     from tests.conftest import make_person
 
     people = [make_person(VILLAGE_A, seq=i, name=f"分段{i}") for i in range(1, 6)]
@@ -231,7 +231,7 @@ def test_journal_rows_are_kept_as_text_of_the_audited_columns_and_read_back_as_r
     """An entry keeps each row as text of a composite type of the audited columns (a third of the JSON's cost
     inside the bulk write); reading it back gives the very JSON a direct record holds. Entries written before
     (the records' JSON) read back as they are."""
-    from claims.models import AuditJournal, AuditRecord
+    from poverty_registry.models import AuditJournal, AuditRecord
     from tests.conftest import make_person
 
     person = make_person(VILLAGE_A, seq=7, name="行文本")
@@ -256,8 +256,8 @@ def test_journal_rows_are_kept_as_text_of_the_audited_columns_and_read_back_as_r
 
 
 def test_tampered_journal_or_spread_record_is_named(regions):
-    from claims.audit import spread_journal, verify_journal
-    from claims.models import AuditJournal
+    from poverty_registry.audit.trail import spread_journal, verify_journal
+    from poverty_registry.models import AuditJournal
     from tests.conftest import make_person
 
     people = [make_person(VILLAGE_A, seq=i, name=f"篡改{i}") for i in range(1, 4)]
@@ -290,27 +290,28 @@ def test_tampered_journal_or_spread_record_is_named(regions):
 
 
 def test_audit_page_says_when_bulk_changes_are_still_being_spread(client, administrator, regions):
-    from claims.audit import spread_journal
+    from poverty_registry.audit.trail import spread_journal
     from tests.conftest import make_person
 
     people = [make_person(VILLAGE_A, seq=i, name=f"待展开{i}") for i in range(1, 4)]
     _bulk_phone_change(people, "0730-5555555", direct_rows=0)
     client.force_login(administrator)
-    page = client.get(reverse("admin:claims_auditrecord_changelist")).content.decode()
+    page = client.get(reverse("admin:poverty_registry_auditrecord_changelist")).content.decode()
     assert "另有 3 条批量变更已记入审计批量日志" in page
     spread_journal()
-    page = client.get(reverse("admin:claims_auditrecord_changelist")).content.decode()
+    page = client.get(reverse("admin:poverty_registry_auditrecord_changelist")).content.decode()
     assert "批量变更" not in page
     assert "0730-5555555" in client.get(
-        reverse("admin:claims_auditrecord_change", args=[AuditRecord.objects.latest("id").pk])).content.decode()
+        reverse("admin:poverty_registry_auditrecord_change", args=[AuditRecord.objects.latest("id").pk])
+    ).content.decode()
 
 
 def test_a_committed_bulk_write_is_spread_by_the_celery_worker(celery_worker_process, regions):
     import time
 
-    from claims.audit import verify_journal
-    from claims.models import AuditJournal
+    from poverty_registry.audit.trail import verify_journal
     from poverty_registry.importing import tune_bulk_transaction
+    from poverty_registry.models import AuditJournal
     from tests.conftest import make_person
 
     people = [make_person(VILLAGE_A, seq=i, name=f"异步{i}") for i in range(1, 5)]
@@ -338,9 +339,9 @@ def test_a_bulk_write_stays_when_its_spreading_cannot_be_queued(regions, monkeyp
     """The broker away at commit: the write and its journal stay, a warning says beat's run will spread it."""
     from kombu.exceptions import OperationalError
 
-    from claims import tasks
-    from claims.models import AuditJournal
+    from poverty_registry.audit import tasks
     from poverty_registry.importing import tune_bulk_transaction
+    from poverty_registry.models import AuditJournal
     from tests.conftest import make_person
 
     def broker_away(*args, **kwargs):

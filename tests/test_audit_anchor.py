@@ -1,5 +1,5 @@
 """Audit anchors: the chains' heads signed outside the database, so a DBA's consistent rewrite of the trail is
-caught (claims.audit_anchor, manage.py anchor_audit and verify_audit, the printable anchors page)."""
+caught (poverty_registry.audit.anchor, manage.py anchor_audit and verify_audit, the printable anchors page)."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.urls import reverse
 
-from claims.audit import RECOMPUTED_JOURNAL_SQL, RECOMPUTED_RECORDS_SQL, verify_chain, verify_journal
-from claims.audit_anchor import (
+from poverty_registry.audit.anchor import (
     AnchorFileDamaged,
     AnchorKeyMissing,
     chain_heads,
@@ -20,7 +19,8 @@ from claims.audit_anchor import (
     verify_anchors,
     write_anchor,
 )
-from claims.models import AuditJournal, AuditRecord
+from poverty_registry.audit.trail import RECOMPUTED_JOURNAL_SQL, RECOMPUTED_RECORDS_SQL, verify_chain, verify_journal
+from poverty_registry.models import AuditJournal, AuditRecord
 from tests.conftest import VILLAGE_A, make_person
 
 
@@ -127,7 +127,7 @@ def test_a_forged_line_is_detected(anchor_file, person_a):
 
 
 def test_anchors_carry_the_journal_head_and_catch_its_rewrite(anchor_file, regions):
-    from claims.audit import spread_journal
+    from poverty_registry.audit.trail import spread_journal
     from tests.test_audit import _bulk_phone_change
 
     people = [make_person(VILLAGE_A, seq=i, name=f"批量{i}") for i in range(1, 4)]
@@ -158,7 +158,7 @@ def test_anchors_carry_the_journal_head_and_catch_its_rewrite(anchor_file, regio
 
 
 def test_production_without_a_key_refuses_to_anchor_and_deploy_check_warns(anchor_file, settings, person_a):
-    from claims.checks import audit_anchor_check
+    from poverty_registry.audit.checks import audit_anchor_check
 
     settings.AUDIT_ANCHOR_KEY, settings.DEBUG = "", False
     with pytest.raises(AnchorKeyMissing, match="AUDIT_ANCHOR_KEY"):
@@ -166,14 +166,14 @@ def test_production_without_a_key_refuses_to_anchor_and_deploy_check_warns(ancho
     with pytest.raises(CommandError, match="未设置 AUDIT_ANCHOR_KEY"):
         call_command("anchor_audit")
     assert not anchor_file.exists()
-    assert "claims.W001" in {w.id for w in audit_anchor_check(None)}
+    assert "poverty_registry.W001" in {w.id for w in audit_anchor_check(None)}
 
     settings.DEBUG = True  # a development machine: a key derived from SECRET_KEY
     assert write_anchor()["n"] == 1 and verify_anchors().first_broken is None
 
     settings.AUDIT_ANCHOR_KEY = "k" * 64
     settings.AUDIT_ANCHOR_FILE = settings.VAR_DIR / "audit-anchors" / "anchors.jsonl"
-    assert {w.id for w in audit_anchor_check(None)} == {"claims.W003"}  # still inside the app's own directory
+    assert {w.id for w in audit_anchor_check(None)} == {"poverty_registry.W003"}  # still inside the app's own directory
 
 
 def test_a_rotated_key_still_verifies_the_lines_it_signed(anchor_file, settings, person_a):
@@ -200,8 +200,8 @@ def test_a_damaged_last_line_stops_anchoring(anchor_file, person_a):
 
 
 def test_beat_anchors_every_hour_through_the_task(anchor_file, settings, person_a):
-    from claims.tasks import anchor_audit_chain
     from config.celery import app
+    from poverty_registry.audit.tasks import anchor_audit_chain
 
     entry = settings.CELERY_BEAT_SCHEDULE["audit-anchor"]
     assert entry["task"] == "audit.anchor" and entry["task"] in app.tasks
@@ -216,9 +216,9 @@ def test_verify_audit_without_an_anchor_file_checks_the_chains_and_says_so(ancho
 
 def test_audit_page_lists_the_days_anchors_to_print_and_sign(client, anchor_file, supervisor, clerk_a, person_a):
     line = write_anchor()
-    url = reverse("admin:claims_auditrecord_anchors")
+    url = reverse("admin:poverty_registry_auditrecord_anchors")
     client.force_login(supervisor)
-    assert 'id="audit-anchors"' in client.get(reverse("admin:claims_auditrecord_changelist")).content.decode()
+    assert 'id="audit-anchors"' in client.get(reverse("admin:poverty_registry_auditrecord_changelist")).content.decode()
     page = client.get(url).content.decode()
     assert 'id="anchors"' in page and "核对人" in page and "日期：" in page
     for shown in (str(line["record_id"]), line["record_hash"][:16], line["hmac"][:16], "有效"):
@@ -230,4 +230,5 @@ def test_audit_page_lists_the_days_anchors_to_print_and_sign(client, anchor_file
 
     client.force_login(clerk_a)  # a township clerk reads its own region's records, not the whole chain's head
     assert client.get(url).status_code == 403
-    assert 'id="audit-anchors"' not in client.get(reverse("admin:claims_auditrecord_changelist")).content.decode()
+    changelist = reverse("admin:poverty_registry_auditrecord_changelist")
+    assert 'id="audit-anchors"' not in client.get(changelist).content.decode()

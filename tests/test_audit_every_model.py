@@ -49,7 +49,7 @@ class Rollback(Exception):
 
 
 def records(model, pk, action: str) -> int:
-    from claims.models import AuditRecord
+    from poverty_registry.models import AuditRecord
 
     return AuditRecord.objects.filter(table_name=model._meta.db_table, object_pk=str(pk), action=action).count()
 

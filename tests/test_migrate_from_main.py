@@ -92,6 +92,18 @@ def _row_counts(database: str) -> dict[str, int]:
                 for table in tables}
 
 
+def _audit_permission_holders(database: str) -> tuple[list, list]:
+    """(app labels of the audit models' content types, the groups holding view_auditrecord)."""
+    with psycopg.connect(dbname=database, **_server()) as conn:
+        apps = [row[0] for row in conn.execute(
+            "SELECT DISTINCT app_label FROM django_content_type WHERE model IN ('auditrecord', 'auditjournal')")]
+        groups = [row[0] for row in conn.execute(
+            """SELECT g.name FROM auth_group g JOIN auth_group_permissions gp ON gp.group_id = g.id
+                 JOIN auth_permission p ON p.id = gp.permission_id WHERE p.codename = 'view_auditrecord'
+                ORDER BY g.name""")]
+    return apps, groups
+
+
 def test_database_of_main_migrates_with_same_rows_and_a_valid_audit_trail(fresh_database):
     tmp = Path(tempfile.mkdtemp(prefix="frommain-"))
     try:
@@ -101,6 +113,7 @@ def test_database_of_main_migrates_with_same_rows_and_a_valid_audit_trail(fresh_
         _manage(old, fresh_database, tmp, "migrate", "--noinput")
         _manage(old, fresh_database, tmp, "setup_demo", "--persons", str(DEMO_PERSONS))
         before = _row_counts(fresh_database)
+        old_apps, old_holders = _audit_permission_holders(fresh_database)
         assert before["poverty_registry_person"] == DEMO_PERSONS, "the old code's demo did not fill the database"
 
         _manage(REPO, fresh_database, tmp, "migrate", "--noinput")
@@ -110,6 +123,10 @@ def test_database_of_main_migrates_with_same_rows_and_a_valid_audit_trail(fresh_
                    if table not in BOOKKEEPING and after[table] != count
                    and not (table in APPEND_ONLY and after[table] >= count)}
         assert changed == {}, "row counts changed by the migration (table: before, after)"
+
+        # the audit models moved app: their content types renamed in place, the roles keep the permission
+        new_apps, new_holders = _audit_permission_holders(fresh_database)
+        assert (old_apps, new_apps) == (["claims"], ["poverty_registry"]) and new_holders == old_holders != []
 
         verified = json.loads(_manage(REPO, fresh_database, tmp, "verify_audit", "--no-anchors", "--json").stdout)
         assert verified["first_broken_id"] is None and verified["first_broken_journal_id"] is None, verified

@@ -184,7 +184,7 @@ def page_urls() -> list[str]:
 
 
 def admin_urls() -> list[str]:
-    from claims.models import AuditRecord
+    from poverty_registry.models import AuditRecord
 
     urls = [reverse("admin:index")]
     for model in admin.site._registry:

@@ -13,11 +13,10 @@ from django.db.models import Max
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from claims.claim_import import COLUMNS as CLAIM_COLUMNS
-from claims.models import AuditJournal, AuditRecord
 from enrollment.importer import COLUMNS as ENROLMENT_COLUMNS
 from poverty_registry import importing
 from poverty_registry.auth import NO_REGION_LOGIN
-from poverty_registry.models import ImportRun, Person, User
+from poverty_registry.models import AuditJournal, AuditRecord, ImportRun, Person, User
 from poverty_registry.scoping import NOTHING, region_scope
 from tests.claims.settlement_helpers import enrol, policies  # noqa: F401
 from tests.conftest import CITY, PASSWORD, VILLAGE_A, VILLAGE_B, make_person, make_staff

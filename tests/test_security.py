@@ -30,7 +30,7 @@ def test_check_deploy_is_clean_in_production_settings():
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "SECURE_SSL_REDIRECT"}}
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "0",
            "SECRET_KEY": "prod-like-secret-" + "x9Q!" * 15, "ALLOWED_HOSTS": "ybj.example.gov.cn",
-           # the audit anchors' key and a file outside the app (claims.checks warns without them)
+           # the audit anchors' key and a file outside the app (poverty_registry.audit.checks warns without them)
            "AUDIT_ANCHOR_KEY": "prod-like-anchor-key-" + "k7R#" * 10, "AUDIT_ANCHOR_FILE": "/srv/anchors/a.jsonl"})
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                             cwd=ROOT, env=env, capture_output=True, text=True)

@@ -23,7 +23,11 @@ LINKS = MatchLink._meta.db_table
 ITEMS = MatchingItem._meta.db_table
 CATS = PersonCategory._meta.db_table
 REGIONS = Region._meta.db_table
-ENROLMENTS = "enrollment_enrolment"
+# Enrolments through the view enrollment defines for this reading (its migration 0010, README "Layout"): the
+# base imports nothing of enrollment; the view's columns are its promise (id_number, year, status, region_id,
+# person_id).
+ENROLMENTS = "enrolments_for_matching"
+SUBSIDY_LINES = "subsidy_lines_for_matching"  # person_id, year, subsidy
 NO_FILE = -1  # stands for a source that has no loaded list yet
 
 

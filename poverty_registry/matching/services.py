@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from ..models import MatchingItem, MatchLink, PersonCategory
 from ..vocab import CATEGORIES
-from .differences import ENROLMENTS
+from .differences import ENROLMENTS, SUBSIDY_LINES
 from .vocab import ITEM_STATUSES, ITEM_TRANSITIONS, OPEN_STATUSES
 
 
@@ -81,12 +81,13 @@ class DeathPreview:
     subsidy_after: Decimal
 
 
-# Enrolment and subsidy tables read by name, as the differences do: matching stays below enrollment.
+# Enrolments and subsidy lines read through enrollment's views, as the differences do: matching stays below
+# enrollment.
 AFTER_DEATH_SQL = f"""
 SELECT (SELECT count(*) FROM {ENROLMENTS}
         WHERE (person_id = %(person)s OR id_number = %(number)s) AND year > %(year)s AND status = 'enrolled'),
-       (SELECT count(*) FROM enrollment_subsidyline WHERE person_id = %(person)s AND year > %(year)s),
-       (SELECT coalesce(sum(subsidy), 0) FROM enrollment_subsidyline WHERE person_id = %(person)s AND year > %(year)s)
+       (SELECT count(*) FROM {SUBSIDY_LINES} WHERE person_id = %(person)s AND year > %(year)s),
+       (SELECT coalesce(sum(subsidy), 0) FROM {SUBSIDY_LINES} WHERE person_id = %(person)s AND year > %(year)s)
 """
 
 

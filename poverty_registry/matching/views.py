@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from claims.models import AuditRecord
+from poverty_registry.models import AuditRecord
 
 from .. import access_log, confirmation, workbook
 from ..admin_base import shown_id_number

@@ -135,10 +135,10 @@ def rate_page_ms(client, repeats: int = 7) -> float:
 def run() -> list[Entry]:
     from django.test import Client
 
-    from claims.audit import audit_context, spread_journal
     from enrollment.services import ensure_default_policies
     from enrollment.subsidies import compute_subsidies
     from poverty_registry import importing
+    from poverty_registry.audit.trail import audit_context, spread_journal
     from poverty_registry.services import save_staff
 
     persons = int(os.environ.get("BENCH_ENROL_PERSONS", "300000"))

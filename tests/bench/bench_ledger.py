@@ -87,8 +87,8 @@ def ours(data: bytes, filename: str, user):
     keeps its data between runs) or in this process."""
     from django.core.cache import cache
 
-    from claims.audit import audit_context, spread_journal
     from poverty_registry import ledger_import
+    from poverty_registry.audit.trail import audit_context, spread_journal
     from poverty_registry.ledger_import import LEDGER
 
     cache.clear()

@@ -305,8 +305,8 @@ def _arriving_p95(samples: int) -> float:
 def run() -> list[Entry]:
     from django.db import connection
 
-    from claims.audit import audit_context
     from claims.screening import screen_year
+    from poverty_registry.audit.trail import audit_context
 
     claims = int(os.environ.get("BENCH_SCREEN_CLAIMS", "1000000"))
     slice_claims = int(os.environ.get("BENCH_SCREEN_SLICE", "100000"))

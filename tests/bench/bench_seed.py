@@ -5,7 +5,7 @@ from tests.bench.harness import Entry, timed
 
 
 def run() -> list[Entry]:
-    from claims.audit import audit_context
+    from poverty_registry.audit.trail import audit_context
     from poverty_registry.demo import seed_persons
 
     persons = int(os.environ.get("BENCH_SEED_PERSONS", "300000"))

@@ -25,7 +25,7 @@ def _env(name: str, default: int) -> int:
 
 
 def run() -> list[Entry]:
-    from claims.audit import audit_context
+    from poverty_registry.audit.trail import audit_context
 
     persons = _env("BENCH_SETTLE_PERSONS", 100_000)
     claims = _env("BENCH_SETTLE_CLAIMS", 300_000)

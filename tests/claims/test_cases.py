@@ -9,8 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from claims import cases as service
 from claims.cases import CaseError
-from claims.models import AuditRecord, Case, CaseEvent, ScreeningHit, SupervisionParam
+from claims.models import Case, CaseEvent, ScreeningHit, SupervisionParam
 from claims.screening import screen_year
+from poverty_registry.models import AuditRecord
 from tests.claims.supervision_helpers import claim, hospital
 from tests.conftest import COUNTY_A, VILLAGE_A, make_person, make_staff
 
@@ -188,7 +189,7 @@ def test_township_clerk_cannot_handle_cases(staff, hit, clerk_a):
 
 
 def test_every_transition_is_in_the_audit_trail(staff, hit):
-    from claims.audit import audit_context
+    from poverty_registry.audit.trail import audit_context
 
     with audit_context(user=staff["jg_a"], source="web"):
         case = service.open_case_from_hits(staff["jg_a"], [hit.pk])

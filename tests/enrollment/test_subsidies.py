@@ -12,10 +12,10 @@ import pytest
 from django.core.management import call_command
 from django.db.models import F
 
-from claims.models import AuditRecord
 from enrollment.models import SubsidyChange, SubsidyLine, SubsidyPolicy
 from enrollment.services import issue_policy_version
 from enrollment.subsidies import NoPolicy, compute_subsidies
+from poverty_registry.models import AuditRecord
 from tests.conftest import VILLAGE_A, VILLAGE_B
 from tests.enrollment.conftest import categorised, enrol
 

@@ -14,9 +14,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from claims.models import AuditRecord
 from poverty_registry import importing
-from poverty_registry.models import Household, Person, PersonCategory
+from poverty_registry.models import AuditRecord, Household, Person, PersonCategory
 from tests.conftest import VILLAGE_A, VILLAGE_B, child_environment, make_person
 from tests.poverty_registry.ledger_builders import id_number, ledger_xlsx, row
 

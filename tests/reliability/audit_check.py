@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 def assert_audit_verifies() -> None:
-    from claims.audit import spread_journal, verify_chain, verify_journal
+    from poverty_registry.audit.trail import spread_journal, verify_chain, verify_journal
 
     spread_journal()  # what beat would do: entries committed by bulk writes become records
     checked, broken = verify_chain()

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from django.db import connection
 
-from claims.audit import verify_chain
 from poverty_registry import importing
+from poverty_registry.audit.trail import verify_chain
 from poverty_registry.locks import LEDGER_VILLAGE
 from poverty_registry.models import ImportRun, Person
 from tests import conftest

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from django.urls import reverse
 
-from claims.audit import verify_chain
 from poverty_registry import import_leases, importing, locks
+from poverty_registry.audit.trail import verify_chain
 from poverty_registry.models import Household, ImportRun, Person
 from tests import conftest
 from tests.conftest import VILLAGE_A, make_person

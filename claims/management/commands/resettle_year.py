@@ -3,9 +3,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.audit import audit_context
 from claims.services import REASON_POLICY, resettle_year
 from claims.settlement_models import ResettleRun
+from poverty_registry.audit.trail import audit_context
 from poverty_registry.models import Region
 
 

@@ -5,9 +5,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from claims.audit import audit_context
 from claims.rules import RULES
 from claims.screening import screen_year
+from poverty_registry.audit.trail import audit_context
 
 
 class Command(BaseCommand):

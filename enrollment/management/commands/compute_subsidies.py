@@ -3,8 +3,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.audit import audit_context
 from enrollment.subsidies import NoPolicy, compute_subsidies, subsidy_totals
+from poverty_registry.audit.trail import audit_context
 from poverty_registry.vocab import CATEGORIES
 
 

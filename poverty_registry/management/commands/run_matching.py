@@ -6,7 +6,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.audit import audit_context
+from poverty_registry.audit.trail import audit_context
 from poverty_registry.matching import run as matching
 from poverty_registry.models import MatchingRun
 

@@ -4,8 +4,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.audit import verify_chain, verify_journal
-from claims.audit_anchor import AnchorKeyMissing, anchor_path, verify_anchors
+from poverty_registry.audit.anchor import AnchorKeyMissing, anchor_path, verify_anchors
+from poverty_registry.audit.trail import verify_chain, verify_journal
 
 
 class Command(BaseCommand):

@@ -1,5 +1,6 @@
 """The audit trail (DOMAIN §7.3): statement-level PostgreSQL triggers write every insert, update and
-delete of an audited table into claims_auditrecord, hash-chained, append-only.
+delete of an audited table into the AuditRecord table (claims_auditrecord: the name it was created with),
+hash-chained, append-only.
 
 Triggers, not signals, so bulk writes (COPY, INSERT … ON CONFLICT, update()) are recorded in one
 set-based statement each. Who and from where travel in the `audit.context` setting of the connection.
@@ -18,13 +19,16 @@ import logging
 
 from django.apps import apps
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 
 from poverty_registry import locks
 
 logger = logging.getLogger(__name__)
 
+# The tables keep the names they were created with in claims (the chain's rows never moved): the PL/pgSQL
+# below names them as written; a test holds them equal to the models' db_table.
 AUDIT_TABLE = "claims_auditrecord"
+JOURNAL_TABLE = "claims_auditjournal"
 
 # Many-to-many tables that carry user permissions: audited with their owners.
 PERMISSION_TABLES = (
@@ -397,46 +401,9 @@ def audit_context(user=None, source: str = "", ip: str = ""):
         clear_context()
 
 
-class AuditContextMiddleware:
-    """Puts the signed-in user and their address on the connection for the triggers, per request."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            set_context(user_id=user.pk, username=user.username, ip=client_ip(request), source="web")
-            request.audit_context_set = True
-        try:
-            return self.get_response(request)
-        finally:
-            # also after a login inside this request (record_login): the connection outlives the request
-            if getattr(request, "audit_context_set", False):
-                try:
-                    clear_context()
-                except DatabaseError:  # the connection died in the request: it is closed with its context
-                    logger.warning("请求结束时无法清除审计上下文（数据库连接已中断）")
-
-
-def record_login(sender, request, user, **kwargs):
-    """Django's update_last_login, under the account that signs in and its address: the request began
-    anonymous, so without this the trail's login rows had neither operator nor IP."""
-    from django.contrib.auth.models import update_last_login
-
-    if request is not None:
-        set_context(user_id=user.pk, username=user.username, ip=client_ip(request), source="login")
-        request.audit_context_set = True
-    update_last_login(sender, user, **kwargs)
-
-
-def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
-
-
 # Every record's content hash and chain hash recomputed from its stored columns, beside the stored ones: what
 # verify_chain compares, and exactly what a consistent rewrite of the trail would have to store (the anchors in
-# claims.audit_anchor are what catches that).
+# poverty_registry.audit.anchor are what catches that).
 RECOMPUTED_RECORDS_SQL = f"""
 SELECT id, row_hash, chain_hash, rh, audit_hash_chain(NULL::bytea, rh) OVER (ORDER BY id) AS chain
   FROM (SELECT a.id, a.row_hash, a.chain_hash, {ROW_HASH_SQL.format(
@@ -525,7 +492,7 @@ def spread_after_commit() -> None:
     """For a bulk write: once its transaction commits, a worker spreads its journal entries (the beat's
     periodic run catches up if the broker is away)."""
     def queue():
-        from .tasks import spread_audit_journal
+        from .tasks import spread_audit_journal  # the task module imports this one
 
         try:  # no retries: with the broker away the write's caller must not wait, beat's run catches up
             spread_audit_journal.apply_async(retry=False)

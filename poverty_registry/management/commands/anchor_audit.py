@@ -1,7 +1,7 @@
 """Anchor the heads of the audit chains in the anchor file (for cron; beat runs the same every hour)."""
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.audit_anchor import AnchorFileDamaged, AnchorKeyMissing, anchor_path, write_anchor
+from poverty_registry.audit.anchor import AnchorFileDamaged, AnchorKeyMissing, anchor_path, write_anchor
 
 
 class Command(BaseCommand):

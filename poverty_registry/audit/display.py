@@ -11,7 +11,7 @@ from django.apps import apps
 from django.db import models
 from django.utils.dateparse import parse_datetime
 
-# Many-to-many tables of permissions (claims.audit.PERMISSION_TABLES): no model of our own names them.
+# Many-to-many tables of permissions (poverty_registry.audit.trail.PERMISSION_TABLES): no model of our own names them.
 LINK_TABLES = {
     "poverty_registry_user_groups": ("账号的角色", {"user_id": "账号", "group_id": "角色"}),
     "poverty_registry_user_user_permissions": ("账号的单项权限", {"user_id": "账号", "permission_id": "权限"}),
@@ -19,7 +19,7 @@ LINK_TABLES = {
 }
 COMMON_COLUMNS = {"id": "编号"}
 
-# Sources written into audit.context by the code (claims.audit.audit_context, the middleware).
+# Sources written into audit.context by the code (poverty_registry.audit.trail.audit_context, the middleware).
 SOURCES = {
     "web": "网页操作",
     "login": "登录",
@@ -95,28 +95,27 @@ def shown_value(table_name: str, column: str, value) -> str:
     return str(value)
 
 
+# Chinese names of coded values inside the JSON columns that the apps above this one define (enrollment's
+# subsidy rule kinds, claims' policy segments and rule parameters): each registers its own at ready(), the base
+# imports none of them (README "Layout").
+_VALUE_LABELS: list[dict[str, str]] = []
+
+
+def register_value_labels(labels: dict[str, str]) -> None:
+    """Called by an upper app's AppConfig.ready(): names for the keys and codes its JSON columns hold."""
+    _VALUE_LABELS.append(labels)
+
+
 def json_labels() -> dict[str, str]:
     """Chinese names of the keys and coded values inside the JSON columns (policy parameters, subsidy rules,
     screening rule parameters)."""
-    from enrollment.models import ENROLMENT_STATUSES, RULE_KINDS
-    from poverty_registry.matching import vocab as matching
-    from poverty_registry.vocab import POVERTY_STATUSES
+    from ..matching import vocab as matching
+    from ..vocab import ENROLMENT_STATUSES, POVERTY_STATUSES
 
-    from .forms import SEGMENTS
-
-    return {**SEGMENTS, **RULE_KINDS, **ENROLMENT_STATUSES, **POVERTY_STATUSES, **RULE_PARAMS, **MATCHING_DETAIL,
+    registered = {key: label for labels in _VALUE_LABELS for key, label in labels.items()}
+    return {**registered, **ENROLMENT_STATUSES, **POVERTY_STATUSES, **MATCHING_DETAIL,
             **matching.SOURCES, **matching.DIFFERENCES, **matching.LINK_STATUSES,
             "kind": "资助方式", "value": "标准", "fund": "资金来源"}
-
-
-# Parameter names of the screening rules (claims.rules.RULES defaults, PENALTY_DEFAULTS).
-RULE_PARAMS = {
-    "days": "天数", "k": "倍数", "min_claims": "最少样本数", "max_admissions": "最多住院次数",
-    "window_days": "统计天数", "max_days": "最长住院天数", "daily_floor": "日均费用下限（元）",
-    "enrolled_statuses": "视为参保的状态", "male": "男性不可能的诊断", "female": "女性不可能的诊断",
-    "infant": "婴儿不可能的诊断", "infant_max_years": "婴儿年龄上限（岁）", "min_multiple": "最低处罚倍数",
-    "max_multiple": "最高处罚倍数",
-}
 
 
 # Keys of a matching work item's details (poverty_registry.matching.differences).
@@ -169,8 +168,8 @@ def source_label(source: str) -> str:
 
 
 def _import_kind_label(run_id: int) -> str:
-    from poverty_registry.models import ImportRun
-    from poverty_registry.vocab import IMPORT_KINDS
+    from ..models import ImportRun
+    from ..vocab import IMPORT_KINDS
 
     kind = ImportRun.objects.filter(pk=run_id).values_list("kind", flat=True).first()
     return f"{IMPORT_KINDS.get(kind, '')}导入"

@@ -1,18 +1,21 @@
 """First start of `make run`: demo region tree, demo data and one account per role, then what makes every page
 meaningful (claims.demo_pages: hits of every rule, cases in every state, a matching run with every difference, a
-re-settlement, issued reports) — each part once, so a second start reuses what is there."""
+re-settlement, issued reports) — each part once, so a second start reuses what is there. In claims, the top app:
+it calls every app's demo builders."""
 import time
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from poverty_registry.audit.trail import audit_context, spread_journal
 from poverty_registry.models import Person, Region
 from poverty_registry.services import save_staff
 from poverty_registry.vocab import ROLES
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "yueyang_regions.csv"
+FIXTURE = Path(apps.get_app_config("poverty_registry").path) / "fixtures" / "yueyang_regions.csv"
 DEMO_ACCOUNTS = (
     ("xiangzhen", "430621100", "township", "Rongjiawan-2026"),
     ("xiangzhen2", "430626100", "township", "Hanchang-2026"),
@@ -51,7 +54,6 @@ class Command(BaseCommand):
         from django.utils import timezone
 
         from claims import demo_pages
-        from claims.audit import audit_context, spread_journal
 
         today = timezone.localdate()
         clock = [time.perf_counter()]

@@ -1,10 +1,11 @@
-"""Build demo households and persons at scale (COPY, set-based)."""
+"""Build demo households and persons at scale (COPY, set-based), their enrolments, subsidies and claims. In claims,
+the top app: it calls every app's demo builders."""
 import json
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.audit import audit_context, spread_journal
+from poverty_registry.audit.trail import audit_context, spread_journal
 from poverty_registry.demo import seed_persons
 
 
