@@ -20,6 +20,7 @@ from poverty_registry.models import AuditRecord
 
 from .. import access_log, confirmation, workbook
 from ..admin_base import shown_id_number
+from ..audit.display import source_label
 from ..background import BACKGROUND_UNAVAILABLE, broker_available, enqueue
 from ..idnumber import mask_id_number
 from ..models import MatchingItem, MatchingRun, MatchingRunCount, MatchLink, Region
@@ -70,6 +71,7 @@ def item_detail(request, pk):
                    .order_by("id"))
     for record in history:
         record.status_label = ITEM_STATUSES.get((record.after or {}).get("status"), "")
+        record.source_label = source_label(record.source)
     may_change = MatchingItem.objects.restrict(request.user, "change").filter(pk=pk).exists()
     if access_log.may_see_full_id(request.user):
         access_log.record_access(request, "full_id_page", object_key=f"{MatchingItem._meta.label_lower}:{pk}",

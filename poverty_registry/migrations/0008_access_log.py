@@ -4,12 +4,12 @@ import django.contrib.postgres.indexes
 import django.utils.timezone
 from django.db import migrations, models
 
-# Append-only in the database, as the audit trail (claims.audit): UPDATE and DELETE raise; TRUNCATE only in a
+# Append-only in the database, as the audit trail (poverty_registry.audit): UPDATE and DELETE raise; TRUNCATE only in a
 # throw-away test database (ALTER DATABASE … SET audit.maintenance = on), whose flushes must empty it.
 APPEND_ONLY_SQL = """
 CREATE OR REPLACE FUNCTION access_log_forbid_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  -- As the audit trail (claims.audit): only a throw-away test database (audit.maintenance = on) may be emptied.
+  -- As the audit trail (poverty_registry.audit): only a throw-away test database (audit.maintenance = on) may be emptied.
   IF TG_OP = 'TRUNCATE' AND current_setting('audit.maintenance', true) = 'on' THEN
     RETURN NULL;
   END IF;

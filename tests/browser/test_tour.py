@@ -8,7 +8,7 @@ import re
 import pytest
 from django.core.management import call_command
 
-from poverty_registry.management.commands.setup_demo import DEMO_ACCOUNTS
+from claims.management.commands.setup_demo import DEMO_ACCOUNTS
 from tests.browser.conftest import log_in
 from tests.poverty_registry.ledger_builders import ledger_xlsx, row
 
