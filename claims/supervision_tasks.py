@@ -7,8 +7,9 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
+from poverty_registry.audit.trail import audit_context
+
 from . import screening_runs
-from .audit import audit_context
 from .screening import screen_persons
 
 log = logging.getLogger(__name__)
