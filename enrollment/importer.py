@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 
 import openpyxl
 
-from poverty_registry import importing
+from poverty_registry import importing, sql
 from poverty_registry.idnumber import IdNumberError, comparable_number, parse_id_number, quick_valid
 from poverty_registry.importing import ImportKind, ImportOutcome, RowError
 from poverty_registry.models import Region
@@ -61,24 +61,6 @@ DROP TABLE IF EXISTS enrolment_staging;
 CREATE TEMP TABLE enrolment_staging (id_number text, name text, year smallint, status text, paid_date date,
                                      region_id text) ON COMMIT DROP
 """
-
-# xmax = 0 marks a row the INSERT created; an updated row carries the updating transaction's id.
-UPSERT_SQL = """
-WITH upserted AS (
-  INSERT INTO enrollment_enrolment (id_number, name, year, status, paid_date, region_id, person_id, updated_at)
-  SELECT s.id_number, s.name, s.year, s.status, s.paid_date, s.region_id, p.id, now()
-  FROM enrolment_staging s LEFT JOIN poverty_registry_person p ON p.id_number = s.id_number
-  ON CONFLICT (id_number, year) DO UPDATE SET
-    name = EXCLUDED.name, status = EXCLUDED.status, paid_date = EXCLUDED.paid_date,
-    region_id = EXCLUDED.region_id, person_id = EXCLUDED.person_id, updated_at = EXCLUDED.updated_at
-  WHERE (enrollment_enrolment.name, enrollment_enrolment.status, enrollment_enrolment.paid_date,
-         enrollment_enrolment.region_id, enrollment_enrolment.person_id)
-        IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.status, EXCLUDED.paid_date, EXCLUDED.region_id, EXCLUDED.person_id)
-  RETURNING xmax = 0 AS created
-)
-SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM upserted
-"""
-
 
 class EnrolmentRows:
     """Checks rows; keeps the accepted ones as tuples for COPY and the errors per row."""
@@ -335,7 +317,7 @@ class EnrolmentWriter:
             cursor.execute(STAGING_SQL if not self.written else "TRUNCATE enrolment_staging")
             importing.copy_rows("enrolment_staging", ["id_number", "name", "year", "status", "paid_date",
                                                       "region_id"], rows)
-            cursor.execute(UPSERT_SQL)
+            cursor.execute(sql.load(__name__, "enrolment_upsert"))
             created, updated = cursor.fetchone()
         self.created += created
         self.updated += updated
@@ -352,8 +334,8 @@ def link_persons(year: int | None = None) -> int:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE enrollment_enrolment e SET person_id = p.id FROM poverty_registry_person p "
-            "WHERE p.id_number = e.id_number AND e.person_id IS DISTINCT FROM p.id"
+            sql.inline("UPDATE {enrolment} e SET person_id = p.id FROM {person} p "
+                       "WHERE p.id_number = e.id_number AND e.person_id IS DISTINCT FROM p.id")
             + (" AND e.year = %s" if year else ""), [year] if year else [])
         return cursor.rowcount
 

@@ -32,7 +32,7 @@ class SqlFileError(LookupError):
 
 @functools.cache
 def tables() -> dict[str, str]:
-    """{model name: table} for every model of our apps, e.g. {"person": "poverty_registry_person"}."""
+    """{model name: table} for every model of our apps, e.g. person → the table of Person."""
     mapping: dict[str, str] = {}
     for model in apps.get_models():
         if model._meta.app_label not in OUR_APPS:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from .. import sql
 from ..models import MatchingItem, MatchingRecord, MatchLink, Person, PersonCategory, Region
 from ..vocab import CATEGORIES, DISABILITY_GRADES, ENROLMENT_STATUSES
 from .linkage import CLEAN_NAME_PARAMS, clean_name_sql
@@ -23,7 +24,6 @@ LINKS = MatchLink._meta.db_table
 ITEMS = MatchingItem._meta.db_table
 CATS = PersonCategory._meta.db_table
 REGIONS = Region._meta.db_table
-ENROLMENTS = "enrollment_enrolment"
 NO_FILE = -1  # stands for a source that has no loaded list yet
 
 
@@ -101,7 +101,7 @@ def m01_sql(scope: Scope) -> str:
            %(year)s || '年度未参保' || coalesce('（参保状态：' || {status} || '）', ''),
            jsonb_build_object('year', %(year)s, 'enrolment_status', e.status)
       FROM {PERSONS} p
-      LEFT JOIN {ENROLMENTS} e ON e.id_number = p.id_number AND e.year = %(year)s
+      LEFT JOIN {sql.table('enrolment')} e ON e.id_number = p.id_number AND e.year = %(year)s
      WHERE {scope.has('p.region_id')} AND {ALIVE} AND e.status IS DISTINCT FROM 'enrolled'
        AND NOT {enrolled_in_list}
     """
@@ -218,7 +218,8 @@ def m05_enrolled_sql(scope: Scope, in_list: bool) -> str:
                       AND e.enrol_status = 'enrolled' AND e.id_status = 'valid' AND e.enrol_region <> ''"""
         region = "e.enrol_region"
     else:
-        enrolled = f"{ENROLMENTS} e ON e.id_number = d.id_number AND e.year = %(year)s AND e.status = 'enrolled'"
+        enrolled = (f"{sql.table('enrolment')} e ON e.id_number = d.id_number AND e.year = %(year)s "
+                    "AND e.status = 'enrolled'")
         region = "e.region_id"
     return f"""
     INSERT INTO matching_diff ({DIFF_COLUMNS})
