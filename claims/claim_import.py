@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection
 from django.utils import timezone
 
-from poverty_registry import importing
+from poverty_registry import importing, sql
 from poverty_registry.idnumber import IdNumberError, parse_id_number
 from poverty_registry.importing import ImportKind, ImportOutcome, RowError
 from poverty_registry.models import Region
@@ -243,11 +243,11 @@ def _check_against_database(rows: list[ClaimRow], checker: _Checker, user) -> li
 
 def _known_persons(numbers: list[str]):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id_number, id, region_id FROM poverty_registry_person WHERE id_number = ANY(%s)",
+        cursor.execute(sql.inline("SELECT id_number, id, region_id FROM {person} WHERE id_number = ANY(%s)"),
                        [numbers])
         ledger = {n: (pk, region) for n, pk, region in cursor.fetchall()}
-        cursor.execute("SELECT id_number, year, region_id FROM enrollment_enrolment "
-                       "WHERE status = 'enrolled' AND id_number = ANY(%s)", [numbers])
+        cursor.execute(sql.inline("SELECT id_number, year, region_id FROM {enrolment} "
+                                  "WHERE status = 'enrolled' AND id_number = ANY(%s)"), [numbers])
         enrolled = {(n, year): region for n, year, region in cursor.fetchall()}
     return ledger, enrolled
 
@@ -258,9 +258,9 @@ def _settled_claims(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
     codes, numbers = zip(*keys)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT h.code, c.claim_no FROM claims_claim c JOIN claims_hospital h ON h.id = c.hospital_id "
-            "JOIN unnest(%s::text[], %s::text[]) AS k(code, no) ON k.code = h.code AND k.no = c.claim_no "
-            "WHERE c.status <> 'unsettled'", [list(codes), list(numbers)])
+            sql.inline("SELECT h.code, c.claim_no FROM {claim} c JOIN {hospital} h ON h.id = c.hospital_id "
+                       "JOIN unnest(%s::text[], %s::text[]) AS k(code, no) ON k.code = h.code AND k.no = c.claim_no "
+                       "WHERE c.status <> 'unsettled'"), [list(codes), list(numbers)])
         return set(cursor.fetchall())
 
 
@@ -270,27 +270,6 @@ STAGE_COLUMNS = {"hospital_code": "text", "claim_no": "text", "hospital_level": 
                  "total_cost": "numeric(14, 2)", "uncovered_cost": "numeric(14, 2)", "year": "smallint",
                  "region_id": "text"}
 HOSPITAL_STAGE_COLUMNS = {"code": "text", "name": "text", "level": "text", "region_id": "text"}
-CLAIM_FIELDS = ("hospital_level", "in_county", "referral", "visit_type", "id_number", "name", "person_id",
-                "admission_date", "discharge_date", "diagnosis", "total_cost", "uncovered_cost", "year", "region_id")
-# Only an unsettled claim is replaced; xmax = 0 marks the rows the INSERT created.
-UPSERT_SQL = f"""
-WITH old AS (
-  SELECT c.id, c.id_number, c.year FROM claims_claim c JOIN claims_hospital h ON h.id = c.hospital_id
-  JOIN claim_stage s ON s.hospital_code = h.code AND s.claim_no = c.claim_no
-), upserted AS (
-  INSERT INTO claims_claim (hospital_id, claim_no, {", ".join(CLAIM_FIELDS)}, status, received_at)
-  SELECT h.id, s.claim_no, {", ".join(f"s.{f}" for f in CLAIM_FIELDS)}, 'unsettled', now()
-  FROM claim_stage s JOIN claims_hospital h ON h.code = s.hospital_code
-  ON CONFLICT (hospital_id, claim_no) DO UPDATE SET
-    {", ".join(f"{f} = EXCLUDED.{f}" for f in CLAIM_FIELDS)}, received_at = EXCLUDED.received_at
-  WHERE claims_claim.status = 'unsettled'
-    AND ({", ".join(f"claims_claim.{f}" for f in CLAIM_FIELDS)})
-        IS DISTINCT FROM ({", ".join(f"EXCLUDED.{f}" for f in CLAIM_FIELDS)})
-  RETURNING xmax = 0 AS created, id_number, year
-)
-SELECT created, id_number, year FROM upserted
-UNION ALL SELECT NULL, id_number, year FROM old
-"""
 
 
 def write_claims(rows: list[ClaimRow], user) -> dict[str, int]:
@@ -303,7 +282,7 @@ def write_claims(rows: list[ClaimRow], user) -> dict[str, int]:
             (r.hospital_code, r.claim_no, r.hospital_level, r.in_county, r.referral, r.visit_type, r.id_number,
              r.name, r.person_id, r.admission_date, r.discharge_date, r.diagnosis, r.total_cost, r.uncovered_cost,
              r.admission_date.year, r.region_id) for r in rows))
-        cursor.execute(UPSERT_SQL)
+        cursor.execute(sql.load(__name__, "claim_upsert"))
         results = cursor.fetchall()
     created = sum(1 for flag, _, _ in results if flag is True)
     updated = sum(1 for flag, _, _ in results if flag is False)
@@ -326,10 +305,7 @@ def _upsert_hospitals(rows: list[ClaimRow]) -> None:
         hospitals[row.hospital_code] = (row.hospital_code, row.hospital_name, row.hospital_level, region)
     with connection.cursor() as cursor:
         importing.stage(cursor, "hospital_stage", HOSPITAL_STAGE_COLUMNS, hospitals.values())
-        cursor.execute(
-            "INSERT INTO claims_hospital (code, name, level, region_id) SELECT code, name, level, region_id "
-            "FROM hospital_stage ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, level = EXCLUDED.level "
-            "WHERE (claims_hospital.name, claims_hospital.level) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.level)")
+        cursor.execute(sql.load(__name__, "hospital_upsert"))
 
 
 importing.register(ClaimImport())

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from poverty_registry import sql
 from poverty_registry.importing import copy_rows
 from poverty_registry.models import Person, Region
 
@@ -83,18 +84,19 @@ def seed_claims(seed: int = 2026, share: float = 0.2, years=None) -> ClaimSeed:
                 rows.append(_claim(rng, offset + len(rows), pk, number, name, region, year, last_day, hospitals, now))
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("CREATE TEMP TABLE enrolment_seed (LIKE enrollment_enrolment) ON COMMIT DROP")
+            cursor.execute(sql.inline("CREATE TEMP TABLE enrolment_seed (LIKE {enrolment}) ON COMMIT DROP"))
             cursor.execute("ALTER TABLE enrolment_seed DROP COLUMN id")
         copy_rows("enrolment_seed", ("id_number", "name", "year", "status", "region_id", "person_id", "updated_at"),
                   enrolments)
         with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO enrollment_enrolment (id_number, name, year, status, region_id, person_id, updated_at) "
+            cursor.execute(sql.inline(
+                "INSERT INTO {enrolment} (id_number, name, year, status, region_id, person_id, updated_at) "
                 "SELECT id_number, name, year, status, region_id, person_id, updated_at FROM enrolment_seed "
-                "ON CONFLICT (id_number, year) DO NOTHING")
-        copy_rows("claims_claim", ("hospital_id", "claim_no", "hospital_level", "in_county", "referral", "visit_type",
-                                   "id_number", "name", "person_id", "admission_date", "discharge_date", "diagnosis",
-                                   "total_cost", "uncovered_cost", "year", "region_id", "status", "received_at"),
+                "ON CONFLICT (id_number, year) DO NOTHING"))
+        copy_rows(sql.table("claim"), ("hospital_id", "claim_no", "hospital_level", "in_county", "referral",
+                                       "visit_type", "id_number", "name", "person_id", "admission_date",
+                                       "discharge_date", "diagnosis", "total_cost", "uncovered_cost", "year",
+                                       "region_id", "status", "received_at"),
                   rows)
     outcome = settle_person_years(keys, reason="演示数据结算")
     return ClaimSeed(len(hospitals), len(rows), outcome.written)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from poverty_registry import sql
 from poverty_registry.vocab import ENROLMENT_STATUSES
 
 SEVERITIES = {"high": "高", "medium": "中", "low": "低"}
@@ -20,7 +21,6 @@ PENALTY = "PENALTY"  # the penalty multiple of a confirmed case (DOMAIN §7.2), 
 
 # The "later" order of DOMAIN §7.1 for two claims x, y: admission date, then claim number (code-point order).
 LATER = '(x.admission_date, x.claim_no COLLATE "C", x.id) < (y.admission_date, y.claim_no COLLATE "C", y.id)'
-DIAG3 = "upper(left({a}.diagnosis, 3))"
 
 
 def _earlier(earlier: str, later: str) -> str:
@@ -224,47 +224,25 @@ def describe_params(code: str, params: dict | None) -> str:
 
 
 # ---- queries ------------------------------------------------------------------------------------
-# Placeholders: %(year)s, %(year_start)s, %(year_end)s and the rule's own parameters (prefixed p_);
-# {hit} selects the claims that may be hit (alias c), {persons:X} narrows alias X to the persons screened.
+# Each rule's SELECT is a file in claims/sql/rules/. Placeholders: %(year)s, %(year_start)s, %(year_end)s and
+# the rule's own parameters (prefixed p_); the fragments {hit} (the claims that may be hit, alias c),
+# {persons_e} / {persons_c} (alias e / c narrowed to the persons screened), {groups} (R07) and the "later"
+# order below are filled by rule_query.
+
+def _rule_sql(name: str) -> str:
+    return sql.load(__name__, f"rules/{name}")
+
 
 def _r01(p: dict) -> tuple[str, dict]:
-    return """
-      SELECT c.id AS claim_id, jsonb_build_object('death_date', p.death_date, 'person_id', p.id) AS evidence
-      FROM claims_claim c JOIN poverty_registry_person p ON p.id_number = c.id_number
-      WHERE {hit} AND p.death_date IS NOT NULL
-        AND (c.admission_date > p.death_date OR c.discharge_date > p.death_date)""", {}
+    return _rule_sql("R01_after_death"), {}
 
 
 def _r02(p: dict) -> tuple[str, dict]:
-    # Ranges prefilter (inclusive ends), then the exact rule: each admitted before the other's discharge.
-    return f"""
-      SELECT c.id AS claim_id,
-             jsonb_build_object('claims', jsonb_agg(e.id ORDER BY e.admission_date, e.claim_no COLLATE "C", e.id))
-               AS evidence
-      FROM claims_claim c JOIN claims_claim e ON e.id_number = c.id_number AND e.id <> c.id
-      WHERE {{hit}} {{persons:e}} AND c.visit_type = 'inpatient' AND e.visit_type = 'inpatient'
-        AND e.discharge_date > %(year_start)s::date AND e.admission_date <= %(year_end)s::date
-        AND daterange(e.admission_date, e.discharge_date, '[]') && daterange(c.admission_date, c.discharge_date, '[]')
-        AND e.admission_date < c.discharge_date AND c.admission_date < e.discharge_date
-        AND {_earlier("e", "c")}
-      GROUP BY c.id""", {}
+    return _rule_sql("R02_overlapping_stays"), {}
 
 
 def _r03(p: dict) -> tuple[str, dict]:
-    return f"""
-      SELECT c.id AS claim_id,
-             jsonb_build_object('claims', jsonb_agg(e.id ORDER BY e.admission_date, e.claim_no COLLATE "C", e.id),
-                                'days_after_discharge', min(c.admission_date - e.discharge_date)) AS evidence
-      FROM claims_claim c JOIN claims_claim e
-        ON e.id_number = c.id_number AND e.hospital_id = c.hospital_id AND e.id <> c.id
-       AND {DIAG3.format(a="e")} = {DIAG3.format(a="c")}
-      WHERE {{hit}} {{persons:e}} AND c.visit_type = 'inpatient' AND e.visit_type = 'inpatient'
-        AND e.discharge_date >= %(year_start)s::date - %(p_days)s::int
-        -- implied (e ends before c begins), stated so that claims of later years are not joined at all
-        AND e.admission_date <= %(year_end)s::date
-        AND c.admission_date - e.discharge_date BETWEEN 0 AND %(p_days)s::int
-        AND {_earlier("e", "c")}
-      GROUP BY c.id""", {"p_days": p["days"]}
+    return _rule_sql("R03_readmission"), {"p_days": p["days"]}
 
 
 def _range_sql(ranges: list[str], key: str, params: dict) -> str:
@@ -276,117 +254,30 @@ def _range_sql(ranges: list[str], key: str, params: dict) -> str:
     return "(" + " OR ".join(parts) + ")" if parts else "false"
 
 
-# Sex and birth date from the ledger when the person is registered, else from the ID number itself
-# (odd 17th digit = male); make_date(y, m, 1) + (d - 1) never raises on a malformed day.
-SEX_BIRTH = """
-  coalesce(p.sex, CASE WHEN substr(c.id_number, 17, 1) ~ '^[0-9]$'
-                       THEN CASE WHEN substr(c.id_number, 17, 1)::int %% 2 = 1 THEN 'M' ELSE 'F' END END) AS sex,
-  coalesce(p.birth_date,
-           CASE WHEN c.id_number ~ '^[0-9]{17}[0-9X]$' AND substr(c.id_number, 7, 4)::int >= 1800
-                     AND substr(c.id_number, 11, 2) BETWEEN '01' AND '12'
-                     AND substr(c.id_number, 13, 2) BETWEEN '01' AND '31'
-                THEN make_date(substr(c.id_number, 7, 4)::int, substr(c.id_number, 11, 2)::int, 1)
-                     + (substr(c.id_number, 13, 2)::int - 1) END) AS birth_date"""
-
-
 def _r04(p: dict) -> tuple[str, dict]:
     params = {"p_infant_years": p["infant_max_years"]}
-    male = _range_sql(p["male"], "male", params)
-    female = _range_sql(p["female"], "female", params)
-    infant = _range_sql(p["infant"], "infant", params)
-    infant_age = "birth_date + make_interval(years => %(p_infant_years)s::int) <= admission_date"
-    return f"""
-      SELECT id AS claim_id,
-             jsonb_build_object('sex', sex, 'birth_date', birth_date, 'diagnosis', d3,
-                                'reason', CASE WHEN sex = 'M' AND {male} THEN 'male'
-                                               WHEN sex = 'F' AND {female} THEN 'female' ELSE 'age' END) AS evidence
-      FROM (SELECT c.id, c.admission_date, {DIAG3.format(a="c")} COLLATE "C" AS d3, {SEX_BIRTH}
-            FROM claims_claim c LEFT JOIN poverty_registry_person p ON p.id_number = c.id_number
-            WHERE {{hit}}) s
-      WHERE (sex = 'M' AND {male}) OR (sex = 'F' AND {female}) OR ({infant} AND {infant_age})""", params
+    ranges = {kind: _range_sql(p[kind], kind, params) for kind in ("male", "female", "infant")}
+    return sql.fill(_rule_sql("R04_diagnosis_sex_age"), **ranges), params
 
 
 def _r05(p: dict) -> tuple[str, dict]:
-    return """
-      SELECT c.id AS claim_id, jsonb_build_object('enrolment_id', e.id, 'enrolment_status', e.status) AS evidence
-      FROM claims_claim c LEFT JOIN enrollment_enrolment e ON e.id_number = c.id_number AND e.year = c.year
-      WHERE {hit} AND (e.id IS NULL OR NOT e.status = ANY(%(p_statuses)s))""", {"p_statuses": p["enrolled_statuses"]}
+    return _rule_sql("R05_not_enrolled"), {"p_statuses": p["enrolled_statuses"]}
 
 
 def _r06(p: dict) -> tuple[str, dict]:
-    return f"""
-      SELECT c.id AS claim_id,
-             jsonb_build_object('claims', jsonb_agg(e.id ORDER BY e.claim_no COLLATE "C", e.id)) AS evidence
-      FROM claims_claim c JOIN claims_claim e
-        ON e.id_number = c.id_number AND e.hospital_id = c.hospital_id AND e.admission_date = c.admission_date
-       AND e.discharge_date = c.discharge_date AND e.total_cost = c.total_cost AND e.id <> c.id
-      WHERE {{hit}} {{persons:e}} AND {_earlier("e", "c")}
-        AND e.year = %(year)s  -- implied (same admission date), stated so that only the year's claims are joined
-      GROUP BY c.id""", {}
+    return _rule_sql("R06_duplicate_claims"), {}
 
 
 def _r07(p: dict) -> tuple[str, dict]:
-    return f"""
-      SELECT c.id AS claim_id,
-             jsonb_build_object('median', g.median, 'group_size', g.n, 'k', %(p_k)s::numeric,
-                                'threshold', round(%(p_k)s::numeric * g.median, 2)) AS evidence
-      FROM claims_claim c JOIN {{groups}} g ON g.hospital_level = c.hospital_level AND g.d3 = {DIAG3.format(a="c")}
-      WHERE {{hit}} AND c.total_cost > %(p_k)s::numeric * g.median""", {"p_k": p["k"], "p_min": p["min_claims"]}
-
-
-# R07's groups: (hospital level, 3-character diagnosis) of the year with at least p_min claims and their median.
-# percentile_cont works in double precision; a median of amounts in cents is exact to 3 decimals.
-MEDIAN = "round((percentile_cont(0.5) WITHIN GROUP (ORDER BY g.total_cost))::numeric, 3)"
-YEAR_GROUPS = f"""(
-  SELECT g.hospital_level, {DIAG3.format(a="g")} AS d3, count(*) AS n, {MEDIAN} AS median
-  FROM claims_claim g WHERE g.year = %(year)s
-  GROUP BY 1, 2 HAVING count(*) >= %(p_min)s::int)"""
-# For a few persons: only their groups, each read through the (year, level, diagnosis) index.
-PERSON_GROUPS = f"""(
-  SELECT pg.hospital_level, pg.d3, s.n, s.median
-  FROM (SELECT DISTINCT m.hospital_level, {DIAG3.format(a="m")} AS d3 FROM claims_claim m
-        WHERE m.year = %(year)s AND m.id_number = ANY(%(persons)s)) pg
-  CROSS JOIN LATERAL (
-    SELECT count(*) AS n, {MEDIAN} AS median FROM claims_claim g
-    WHERE g.year = %(year)s AND g.hospital_level = pg.hospital_level AND {DIAG3.format(a="g")} = pg.d3) s
-  WHERE s.n >= %(p_min)s::int)"""
+    return _rule_sql("R07_cost_outlier"), {"p_k": p["k"], "p_min": p["min_claims"]}
 
 
 def _r08(p: dict) -> tuple[str, dict]:
-    # The admission's place among the person's admissions in the window ending on its admission day:
-    # a RANGE frame counts the whole day, minus the same-day admissions that come after it.
-    return f"""
-      SELECT a.id AS claim_id,
-             jsonb_build_object('admissions', a.place, 'claims', (
-               SELECT jsonb_agg(e.id ORDER BY e.admission_date, e.claim_no COLLATE "C", e.id)
-               FROM claims_claim e
-               WHERE e.id_number = a.id_number AND e.visit_type = 'inpatient'
-                 AND e.admission_date BETWEEN a.admission_date - (%(p_window)s::int - 1) AND a.admission_date
-                 AND {_earlier("e", "a")})) AS evidence
-      FROM (
-        SELECT c.id, c.id_number, c.admission_date, c.claim_no, ({{hit}}) AS target,
-               count(*) OVER (PARTITION BY c.id_number ORDER BY c.admission_date
-                              RANGE BETWEEN make_interval(days => %(p_window)s::int - 1) PRECEDING AND CURRENT ROW)
-               - count(*) OVER (PARTITION BY c.id_number, c.admission_date)
-               + row_number() OVER (PARTITION BY c.id_number, c.admission_date
-                                    ORDER BY c.claim_no COLLATE "C", c.id) AS place
-        FROM claims_claim c
-        WHERE c.visit_type = 'inpatient' {{persons:c}}
-          AND c.admission_date BETWEEN %(year_start)s::date - (%(p_window)s::int - 1) AND %(year_end)s::date
-      ) a
-      WHERE a.target AND a.place > %(p_max)s::int""", {"p_window": p["window_days"], "p_max": p["max_admissions"]}
+    return _rule_sql("R08_frequent_admissions"), {"p_window": p["window_days"], "p_max": p["max_admissions"]}
 
 
 def _r09(p: dict) -> tuple[str, dict]:
-    return """
-      SELECT c.id AS claim_id,
-             jsonb_build_object('days', c.discharge_date - c.admission_date,
-                                'avg_daily_cost', trunc(c.total_cost / (c.discharge_date - c.admission_date), 2),
-                                'daily_floor', %(p_floor)s::numeric) AS evidence
-      FROM claims_claim c
-      WHERE {hit} AND c.visit_type = 'inpatient' AND c.discharge_date - c.admission_date > %(p_days)s::int
-        AND c.total_cost < %(p_floor)s::numeric * (c.discharge_date - c.admission_date)""", {
-        "p_days": p["max_days"], "p_floor": p["daily_floor"]}
+    return _rule_sql("R09_bed_blocking"), {"p_days": p["max_days"], "p_floor": p["daily_floor"]}
 
 
 QUERIES = {"R01": _r01, "R02": _r02, "R03": _r03, "R04": _r04, "R05": _r05, "R06": _r06, "R07": _r07,
@@ -398,13 +289,14 @@ def rule_query(code: str, params: dict, *, hit: str, persons: bool, name: str = 
     claims that may be hit; `persons` narrows evidence and groups to %(persons)s (an array of ID numbers);
     `name` (default: the code) prefixes the rule's own parameters, so that several rules, or one rule under
     several settings, run in one statement."""
-    sql, rule_params = QUERIES[code](validate_params(code, params))
+    query, rule_params = QUERIES[code](validate_params(code, params))
     narrowed = " AND {a}.id_number = ANY(%(persons)s)" if persons else ""
-    groups = PERSON_GROUPS if persons else YEAR_GROUPS
-    sql = (sql.replace("{hit}", f"({hit})").replace("{groups}", groups)
-           .replace("{persons:e}", narrowed.format(a="e")).replace("{persons:c}", narrowed.format(a="c")))
+    groups = _rule_sql("R07_groups_of_persons" if persons else "R07_groups_of_year")
+    query = sql.fill(query, hit=f"({hit})", groups=groups, persons_e=narrowed.format(a="e"),
+                     persons_c=narrowed.format(a="c"), e_earlier_than_c=_earlier("e", "c"),
+                     e_earlier_than_a=_earlier("e", "a"))
     name = name or code
-    return sql.replace("%(p_", f"%({name}_"), {f"{name}_{key[2:]}": value for key, value in rule_params.items()}
+    return query.replace("%(p_", f"%({name}_"), {f"{name}_{key[2:]}": value for key, value in rule_params.items()}
 
 
 # Parameter names of the screening rules (RULES defaults, PENALTY_DEFAULTS) as the audit trail shows them inside

@@ -1,5 +1,5 @@
 """Running the screening rules (claims.rules) over a year, or over the claims of a few persons, and keeping
-claims_screeninghit in step with the data, set-based.
+the screening hits (ScreeningHit) in step with the data, set-based.
 
 A run upserts every hit that holds (INSERT … ON CONFLICT (claim, rule): never a duplicate; the first
 discovery time is kept) and then deals with the hits of the same rule, year and persons that it did not
@@ -21,31 +21,9 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from poverty_registry import locks
+from poverty_registry import locks, sql
 
 from .rules import INPATIENT, PENALTY, RULES, default_severity, rule_query, validate_params
-
-UPSERT_SQL = """
-INSERT INTO claims_screeninghit (claim_id, rule, severity, evidence, year, region_id, status, found_at,
-                                 checked_at, resolved_at)
-SELECT f.claim_id, f.rule, f.severity, f.evidence, c.year, c.region_id, 'active', %(now)s, %(now)s, NULL
-FROM ({found}) f JOIN claims_claim c ON c.id = f.claim_id
-ON CONFLICT (claim_id, rule) DO UPDATE SET
-  severity = EXCLUDED.severity, evidence = EXCLUDED.evidence, year = EXCLUDED.year,
-  region_id = EXCLUDED.region_id, status = 'active', resolved_at = NULL, checked_at = EXCLUDED.checked_at
-"""
-
-STALE_SQL = """
-WITH stale AS (
-  SELECT h.id, EXISTS (SELECT 1 FROM claims_casehit ch WHERE ch.hit_id = h.id) AS in_case
-  FROM {hits}
-  WHERE h.rule = ANY(%(rules)s) AND h.year = %(year)s AND h.checked_at < %(now)s
-), gone AS (
-  DELETE FROM claims_screeninghit h USING stale s WHERE h.id = s.id AND NOT s.in_case RETURNING h.id
-)
-UPDATE claims_screeninghit h SET status = 'resolved', resolved_at = %(now)s
-FROM stale s WHERE h.id = s.id AND s.in_case AND h.status = 'active'
-"""
 
 
 @dataclass(frozen=True)
@@ -117,11 +95,11 @@ def _found_sql(codes: list[str], year: int, persons: list[str] | None) -> tuple[
             if not setting.enabled:
                 continue
             hit = "c.year = %(year)s" + (" AND c.id_number = ANY(%(persons)s)" if persons else "") + f" AND {scope_sql}"
-            sql, rule_params = rule_query(code, setting.params, hit=hit, persons=persons is not None,
-                                          name=f"{code}_{i}")
+            query, rule_params = rule_query(code, setting.params, hit=hit, persons=persons is not None,
+                                            name=f"{code}_{i}")
             severity = f"{code}_severity_{i}"
             parts.append(f"SELECT r.claim_id, r.evidence, '{code}'::text AS rule, %({severity})s::text AS severity "
-                         f"FROM ({sql}) r")
+                         f"FROM ({query}) r")
             params.update(scope_params, **rule_params, **{severity: setting.severity})
     return " UNION ALL ".join(parts) or "SELECT NULL::bigint, NULL::jsonb, NULL::text, NULL::text WHERE false", params
 
@@ -131,14 +109,15 @@ def _run_rules(cursor, codes: list[str], year: int, persons: list[str] | None, n
     base = {"year": year, "year_start": dt.date(year, 1, 1), "year_end": dt.date(year, 12, 31),
             "persons": persons, "rules": codes, "now": now}
     found, params = _found_sql(codes, year, persons)
-    cursor.execute(f"WITH up AS ({UPSERT_SQL.format(found=found)} RETURNING rule) "
-                   "SELECT rule, count(*) FROM up GROUP BY rule", {**base, **params})
+    upsert = sql.fill(sql.load(__name__, "screening_upsert_hits"), found=found)
+    cursor.execute(f"WITH up AS ({upsert} RETURNING rule) SELECT rule, count(*) FROM up GROUP BY rule",
+                   {**base, **params})
     counts = dict.fromkeys(codes, 0)
     counts.update(cursor.fetchall())
     # For a few persons, start from their claims and look their hits up by claim, not from the year's hits.
-    hits = ("(SELECT id FROM claims_claim WHERE id_number = ANY(%(persons)s)) mine "
-            "JOIN claims_screeninghit h ON h.claim_id = mine.id" if persons is not None else "claims_screeninghit h")
-    cursor.execute(STALE_SQL.format(hits=hits), base)
+    hits = sql.inline("(SELECT id FROM {claim} WHERE id_number = ANY(%(persons)s)) mine "
+                      "JOIN {screeninghit} h ON h.claim_id = mine.id" if persons is not None else "{screeninghit} h")
+    cursor.execute(sql.fill(sql.load(__name__, "screening_stale_hits"), hits=hits), base)
     return counts
 
 
@@ -157,7 +136,7 @@ def screen_year(year: int, codes: Iterable[str] | None = None,
         if on_rule_done is not None:
             on_rule_done(code)
     with connection.cursor() as cursor:  # fresh statistics, so that person runs plan on the new hits
-        cursor.execute("ANALYZE claims_screeninghit")
+        cursor.execute(sql.inline("ANALYZE {screeninghit}"))
     return counts
 
 

@@ -22,8 +22,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from poverty_registry import locks
+from poverty_registry import locks, sql
 from poverty_registry.importing import copy_rows, tune_bulk_transaction
+from poverty_registry.scoping import RegionScope
 
 from .models import Claim, PolicySet
 from .policy import incomes_last_year, params_of, policies_for
@@ -127,21 +128,16 @@ class ResettlePreview:
     paid: Decimal  # paid now by the six tiers on those claims' current settlements
 
 
-# The persons prepare_resettle picks (a claim of the year in the region) and every claim of theirs in the year
-# (settle_person_years re-runs whole person-years, wherever the other claims were treated).
-RESETTLE_PREVIEW_SQL = """
-SELECT count(DISTINCT c.id_number), count(*),
-       coalesce(sum(s.basic + s.critical + s.assistance + s.hospital_waiver + s.special_insurance + s.backstop), 0)
-FROM claims_claim c LEFT JOIN claims_settlement s ON s.claim_id = c.id AND s.is_current
-WHERE c.year = %(year)s AND c.id_number IN (
-    SELECT id_number FROM claims_claim WHERE year = %(year)s AND region_id LIKE %(scope)s)
-"""
-
-
 def resettle_preview(year: int, region_code: str) -> ResettlePreview:
     with connection.cursor() as cursor:
-        cursor.execute(RESETTLE_PREVIEW_SQL, {"year": year, "scope": region_code.replace("%", "") + "%"})
+        cursor.execute(sql.load(__name__, "resettle_preview"), {"year": year, "scope": _scope_pattern(region_code)})
         return ResettlePreview(*cursor.fetchone())
+
+
+def _scope_pattern(region_code: str) -> str:
+    """The LIKE pattern of the region a run was opened for (its code checked against the user's scope
+    when the run was opened)."""
+    return RegionScope(region_code.replace("%", "")).like_pattern()
 
 
 def resettle_year(run_id: int, *, chunk_persons: int = 5_000) -> ResettleRun:
@@ -161,12 +157,12 @@ def prepare_resettle(run_id: int, *, chunk_persons: int = 5_000) -> ResettleRun:
         with connection.cursor() as cursor:
             # Thousands of chunk queries follow: plan them on fresh statistics (a big import or the last
             # run may have changed the tables more than autovacuum has seen yet).
-            cursor.execute("ANALYZE claims_claim, claims_settlement")
+            cursor.execute(sql.inline("ANALYZE {claim}, {settlement}"))
             cursor.execute(
-                f"SELECT {BUCKET_SQL.format('id_number')} AS bucket, array_agg(id_number ORDER BY id_number) "
-                "FROM (SELECT DISTINCT id_number FROM claims_claim WHERE year = %s AND region_id LIKE %s) p "
-                "GROUP BY bucket ORDER BY bucket",
-                [LOCK_BUCKETS, run.year, run.region_id.replace("%", "") + "%"],
+                sql.inline(f"SELECT {BUCKET_SQL.format('id_number')} AS bucket, "
+                           "array_agg(id_number ORDER BY id_number) FROM (SELECT DISTINCT id_number FROM {claim} "
+                           "WHERE year = %s AND region_id LIKE %s) p GROUP BY bucket ORDER BY bucket"),
+                [LOCK_BUCKETS, run.year, _scope_pattern(run.region_id)],
             )
             by_bucket = cursor.fetchall()
         pieces = [(bucket, numbers[i:i + chunk_persons])
@@ -249,8 +245,8 @@ def _check_references_early() -> None:
 def _detail_foreign_key() -> str:
     """The name Django's migration gave the explanation's foreign key to its version."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT conname FROM pg_constraint WHERE contype = 'f' "
-                       "AND conrelid = 'claims_settlementdetail'::regclass")
+        cursor.execute(sql.inline("SELECT conname FROM pg_constraint WHERE contype = 'f' "
+                                  "AND conrelid = '{settlementdetail}'::regclass"))
         return cursor.fetchone()[0]
 
 
@@ -287,21 +283,9 @@ def _keys_of_claims(claim_ids: Iterable[int]) -> list[Key]:
     return sorted(set(Claim.objects.filter(pk__in=list(claim_ids)).values_list("id_number", "year")))
 
 
-CLAIMS_SQL = """
-SELECT c.id, c.claim_no, c.hospital_level, c.in_county, c.visit_type, c.referral, c.admission_date,
-       c.discharge_date, c.diagnosis, c.total_cost, c.uncovered_cost, c.id_number, c.year, c.region_id, c.name,
-       c.person_id, s.version, s.id, s.digest,
-       s.basic + s.critical + s.assistance + s.hospital_waiver + s.special_insurance + s.backstop,
-       c.status = 'settled'
-FROM claims_claim c
-JOIN unnest(%s::text[], %s::int[]) AS k(id_number, year) ON c.id_number = k.id_number AND c.year = k.year
-LEFT JOIN claims_settlement s ON s.claim_id = c.id AND s.is_current
-"""
-
-
 def _load_claims(keys: Sequence[Key]) -> dict[Key, list[_ClaimRow]]:
     with connection.cursor() as cursor:
-        cursor.execute(CLAIMS_SQL, [[k[0] for k in keys], [k[1] for k in keys]])
+        cursor.execute(sql.load(__name__, "settlement_claims"), [[k[0] for k in keys], [k[1] for k in keys]])
         rows = cursor.fetchall()
     by_key: dict[Key, list[_ClaimRow]] = defaultdict(list)
     for r in rows:
@@ -321,19 +305,19 @@ class _Person:
 def _load_persons(id_numbers: Sequence[str]) -> dict[str, _Person]:
     """Categories (dated), enrolled years and death date of each ID number, in three queries."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id_number, id, death_date FROM poverty_registry_person WHERE id_number = ANY(%s)",
+        cursor.execute(sql.inline("SELECT id_number, id, death_date FROM {person} WHERE id_number = ANY(%s)"),
                        [list(id_numbers)])
         ledger = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
         cursor.execute(
-            "SELECT p.id_number, c.category, c.valid_from, c.valid_to FROM poverty_registry_personcategory c "
-            "JOIN poverty_registry_person p ON p.id = c.person_id WHERE p.id_number = ANY(%s)",
+            sql.inline("SELECT p.id_number, c.category, c.valid_from, c.valid_to FROM {personcategory} c "
+                       "JOIN {person} p ON p.id = c.person_id WHERE p.id_number = ANY(%s)"),
             [list(ledger)],
         )
         spans = defaultdict(list)
         for number, category, valid_from, valid_to in cursor.fetchall():
             spans[number].append(CategorySpan(category, valid_from, valid_to))
-        cursor.execute("SELECT id_number, year FROM enrollment_enrolment WHERE status = 'enrolled' "
-                       "AND id_number = ANY(%s)", [list(id_numbers)])
+        cursor.execute(sql.inline("SELECT id_number, year FROM {enrolment} WHERE status = 'enrolled' "
+                                  "AND id_number = ANY(%s)"), [list(id_numbers)])
         years = defaultdict(set)
         for number, year in cursor.fetchall():
             years[number].add(year)
@@ -488,32 +472,32 @@ def _write_versions(new_rows: list[tuple], retired: list[int]) -> None:
     if not new_rows:
         return
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE claims_settlement SET is_current = false WHERE id = ANY(%s)", [retired])
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('claims_settlement', 'id')) "
-                       "FROM generate_series(1, %s)", [len(new_rows)])
+        cursor.execute(sql.inline("UPDATE {settlement} SET is_current = false WHERE id = ANY(%s)"), [retired])
+        cursor.execute(sql.inline("SELECT nextval(pg_get_serial_sequence('{settlement}', 'id')) "
+                                  "FROM generate_series(1, %s)"), [len(new_rows)])
         ids = [row[0] for row in cursor.fetchall()]
     new_rows.sort(key=lambda row: row[0])  # claim order: the (claim, version) index is filled in order
     versions = [(pk, *row[:-1]) for pk, row in zip(ids, new_rows)]
     details = [(pk, row[-1]) for pk, row in zip(ids, new_rows)]
     # The explanations go first (unaudited, their foreign key is checked at commit), the audited versions last.
     if len(new_rows) > SMALL_WRITE:
-        copy_rows("claims_settlementdetail", ("settlement_id", "detail"), details)
-        copy_rows("claims_settlement", SETTLEMENT_COLUMNS, versions)
+        copy_rows(sql.table("settlementdetail"), ("settlement_id", "detail"), details)
+        copy_rows(sql.table("settlement"), SETTLEMENT_COLUMNS, versions)
         return
     with _staged("detail_stage", ("settlement_id", "detail"), ("bigint", "text"), details) as (source, params), \
             connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO claims_settlementdetail (settlement_id, detail) "
-                       f"SELECT settlement_id, detail FROM {source}", params)
+        cursor.execute(sql.inline(f"INSERT INTO {{settlementdetail}} (settlement_id, detail) "
+                                  f"SELECT settlement_id, detail FROM {source}"), params)
     columns = ", ".join(SETTLEMENT_COLUMNS)
     with _staged("settlement_stage", SETTLEMENT_COLUMNS, SETTLEMENT_TYPES, versions) as (source, params), \
             connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO claims_settlement ({columns}) SELECT {columns} FROM {source}", params)
+        cursor.execute(sql.inline(f"INSERT INTO {{settlement}} ({columns}) SELECT {columns} FROM {source}"), params)
 
 
 def _mark_settled(claim_ids: list[int]) -> None:
     if claim_ids:
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE claims_claim SET status = 'settled' WHERE id = ANY(%s)", [claim_ids])
+            cursor.execute(sql.inline("UPDATE {claim} SET status = 'settled' WHERE id = ANY(%s)"), [claim_ids])
 
 
 TOTAL_COLUMNS = ("id_number", "year", "name", "person_id", "region_id", "category", "claim_count", "total_cost",
@@ -538,8 +522,8 @@ def _write_year_totals(totals: dict[Key, _YearTotal], policies: dict[int, dict[s
     updates = ", ".join(f"{c} = excluded.{c}" for c in TOTAL_COLUMNS[2:])
     with _staged("year_total_stage", TOTAL_COLUMNS, TOTAL_TYPES, rows) as (source, params), \
             connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO claims_personyeartotal ({columns}) SELECT {columns} FROM {source} "
-                       f"ON CONFLICT (id_number, year) DO UPDATE SET {updates}", params)
+        cursor.execute(sql.inline(f"INSERT INTO {{personyeartotal}} ({columns}) SELECT {columns} FROM {source} "
+                                  f"ON CONFLICT (id_number, year) DO UPDATE SET {updates}"), params)
 
 
 # ---------------------------------------------------------------- reading versions (the settlement sheet)

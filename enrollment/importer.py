@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 
-from poverty_registry import importing
+from poverty_registry import importing, sql
 from poverty_registry.idnumber import IdNumberError, comparable_number, parse_id_number, quick_valid
 from poverty_registry.importing import ImportKind, ImportOutcome, RowError
 from poverty_registry.models import Region
@@ -47,24 +47,6 @@ FIRST_BATCH_ROWS, BATCH_ROWS = 20_000, 90_000
 
 STAGE_COLUMNS = {"id_number": "text", "name": "text", "year": "smallint", "status": "text", "paid_date": "date",
                  "region_id": "text"}
-
-# xmax = 0 marks a row the INSERT created; an updated row carries the updating transaction's id.
-UPSERT_SQL = """
-WITH upserted AS (
-  INSERT INTO enrollment_enrolment (id_number, name, year, status, paid_date, region_id, person_id, updated_at)
-  SELECT s.id_number, s.name, s.year, s.status, s.paid_date, s.region_id, p.id, now()
-  FROM enrolment_staging s LEFT JOIN poverty_registry_person p ON p.id_number = s.id_number
-  ON CONFLICT (id_number, year) DO UPDATE SET
-    name = EXCLUDED.name, status = EXCLUDED.status, paid_date = EXCLUDED.paid_date,
-    region_id = EXCLUDED.region_id, person_id = EXCLUDED.person_id, updated_at = EXCLUDED.updated_at
-  WHERE (enrollment_enrolment.name, enrollment_enrolment.status, enrollment_enrolment.paid_date,
-         enrollment_enrolment.region_id, enrollment_enrolment.person_id)
-        IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.status, EXCLUDED.paid_date, EXCLUDED.region_id, EXCLUDED.person_id)
-  RETURNING xmax = 0 AS created
-)
-SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM upserted
-"""
-
 
 class EnrolmentRows:
     """Checks rows; keeps the accepted ones as tuples for COPY and the errors per row."""
@@ -294,7 +276,7 @@ class EnrolmentWriter:
                 importing.copy_rows("enrolment_staging", tuple(STAGE_COLUMNS), rows)
             else:
                 importing.stage(cursor, "enrolment_staging", STAGE_COLUMNS, rows)
-            cursor.execute(UPSERT_SQL)
+            cursor.execute(sql.load(__name__, "enrolment_upsert"))
             created, updated = cursor.fetchone()
         self.created += created
         self.updated += updated
@@ -311,8 +293,8 @@ def link_persons(year: int | None = None) -> int:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE enrollment_enrolment e SET person_id = p.id FROM poverty_registry_person p "
-            "WHERE p.id_number = e.id_number AND e.person_id IS DISTINCT FROM p.id"
+            sql.inline("UPDATE {enrolment} e SET person_id = p.id FROM {person} p "
+                       "WHERE p.id_number = e.id_number AND e.person_id IS DISTINCT FROM p.id")
             + (" AND e.year = %s" if year else ""), [year] if year else [])
         return cursor.rowcount
 

@@ -14,53 +14,12 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
-from poverty_registry import locks
+from poverty_registry import locks, sql
 from poverty_registry.models import Region
 
 from .models import SubsidyLine, SubsidyReport, SubsidyReportLine
 from .policy import CATEGORY_RANK
 from .subsidies import scope_pattern
-
-LINE_TEXT = ("{t}.id_number || '|' || {year} || '|' || {t}.category || '|' || {t}.premium::text || '|' || "
-             "{t}.subsidy::text || '|' || {t}.fund || '|' || {t}.{region} || '|' || {t}.policy_id || ':' || {version}")
-
-CHECKSUM_SQL = f"""
-SELECT encode(sha256(convert_to(coalesce(string_agg(
-    {LINE_TEXT.format(t="l", year="r.year", region="region_code", version="l.policy_version")},
-    E'\\n' ORDER BY l.id_number), ''), 'UTF8')), 'hex')
-FROM enrollment_subsidyreportline l JOIN enrollment_subsidyreport r ON r.id = l.report_id
-WHERE l.report_id = %s
-"""
-
-FREEZE_SQL = """
-INSERT INTO enrollment_subsidyreportline (report_id, person_id, id_number, name, region_code, category, premium,
-                                          subsidy, fund, policy_id, policy_version)
-SELECT %(report)s, l.person_id, l.id_number, l.name, l.region_id, l.category, l.premium, l.subsidy, l.fund,
-       l.policy_id, pol.version
-FROM enrollment_subsidyline l JOIN enrollment_subsidypolicy pol ON pol.id = l.policy_id
-WHERE l.year = %(year)s AND l.region_id LIKE %(scope)s
-"""
-
-# Today's lines against the frozen ones: persons added, removed, or with any figure changed.
-DIFF_SQL = """
-SELECT coalesce(n.id_number, o.id_number), coalesce(n.name, o.name),
-       CASE WHEN o.id IS NULL THEN 'added' WHEN n.id IS NULL THEN 'removed' ELSE 'changed' END,
-       o.region_code, n.region_id, o.category, n.category, o.subsidy, n.subsidy, o.premium, n.premium,
-       o.fund, n.fund, o.policy_version, pol.version
-FROM (SELECT * FROM enrollment_subsidyreportline WHERE report_id = %(report)s) o
-FULL JOIN (SELECT * FROM enrollment_subsidyline WHERE year = %(year)s AND region_id LIKE %(scope)s) n
-     ON n.person_id = o.person_id
-LEFT JOIN enrollment_subsidypolicy pol ON pol.id = n.policy_id
-WHERE o.id IS NULL OR n.id IS NULL
-   OR (o.region_code, o.category, o.premium, o.subsidy, o.fund, o.policy_id)
-      IS DISTINCT FROM (n.region_id, n.category, n.premium, n.subsidy, n.fund, n.policy_id)
-ORDER BY 1
-"""
-
-SUMMARY_SQL = """
-SELECT left({region}, 9) AS township, category, count(*), sum(subsidy)
-FROM {table} WHERE {where} GROUP BY 1, 2
-"""
 
 
 class NothingToIssue(ValueError):
@@ -138,15 +97,16 @@ def _summary(rows: list[tuple]) -> Summary:
 
 def live_summary(year: int, scope_code: str) -> Summary:
     with connection.cursor() as cursor:
-        cursor.execute(SUMMARY_SQL.format(region="region_id", table="enrollment_subsidyline",
-                                          where="year = %s AND region_id LIKE %s"), [year, scope_pattern(scope_code)])
+        cursor.execute(sql.inline("SELECT left(region_id, 9) AS township, category, count(*), sum(subsidy) "
+                                  "FROM {subsidyline} WHERE year = %s AND region_id LIKE %s GROUP BY 1, 2"),
+                       [year, scope_pattern(scope_code)])
         return _summary(cursor.fetchall())
 
 
 def report_summary(report: SubsidyReport) -> Summary:
     with connection.cursor() as cursor:
-        cursor.execute(SUMMARY_SQL.format(region="region_code", table="enrollment_subsidyreportline",
-                                          where="report_id = %s"), [report.pk])
+        cursor.execute(sql.inline("SELECT left(region_code, 9) AS township, category, count(*), sum(subsidy) "
+                                  "FROM {subsidyreportline} WHERE report_id = %s GROUP BY 1, 2"), [report.pk])
         return _summary(cursor.fetchall())
 
 
@@ -161,10 +121,10 @@ class IssuePreview:
 
 
 def issue_preview(year: int, region_code: str) -> IssuePreview:
-    """The lines FREEZE_SQL would copy now (the same filter), counted."""
+    """The lines report_freeze.sql would copy now (the same filter), counted."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(DISTINCT person_id), count(*), coalesce(sum(subsidy), 0) "
-                       "FROM enrollment_subsidyline WHERE year = %s AND region_id LIKE %s",
+        cursor.execute(sql.inline("SELECT count(DISTINCT person_id), count(*), coalesce(sum(subsidy), 0) "
+                                  "FROM {subsidyline} WHERE year = %s AND region_id LIKE %s"),
                        [year, scope_pattern(region_code)])
         persons, lines, amount = cursor.fetchone()
     return IssuePreview(persons, lines, amount, next_serial(year, region_code))
@@ -183,10 +143,11 @@ def issue_report(year: int, region_code: str, user) -> SubsidyReport:
         report = SubsidyReport.objects.create(serial_no=next_serial(year, region_code), year=year,
                                               region_id=region_code, issued_by=user, persons=0,
                                               total_subsidy=0, checksum="")
-        cursor.execute(FREEZE_SQL, {"report": report.pk, "year": year, "scope": scope_pattern(region_code)})
+        cursor.execute(sql.load(__name__, "report_freeze"),
+                       {"report": report.pk, "year": year, "scope": scope_pattern(region_code)})
         if cursor.rowcount == 0:
             raise NothingToIssue(f"{year}年该区划没有资助明细，请先计算资助")
-        cursor.execute("SELECT count(*), sum(subsidy) FROM enrollment_subsidyreportline WHERE report_id = %s",
+        cursor.execute(sql.inline("SELECT count(*), sum(subsidy) FROM {subsidyreportline} WHERE report_id = %s"),
                        [report.pk])
         report.persons, report.total_subsidy = cursor.fetchone()
         report.checksum = line_checksum(report)
@@ -196,12 +157,12 @@ def issue_report(year: int, region_code: str, user) -> SubsidyReport:
 
 def line_checksum(report: SubsidyReport) -> str:
     with connection.cursor() as cursor:
-        cursor.execute(CHECKSUM_SQL, [report.pk])
+        cursor.execute(sql.load(__name__, "report_checksum"), [report.pk])
         return cursor.fetchone()[0]
 
 
 def line_text(line: SubsidyReportLine, year: int) -> str:
-    """One line of the checksummed text, as CHECKSUM_SQL builds it (for recomputing outside the database)."""
+    """One line of the checksummed text, as report_checksum.sql builds it (for recomputing outside the database)."""
     return (f"{line.id_number}|{year}|{line.category}|{line.premium:.2f}|{line.subsidy:.2f}|{line.fund}|"
             f"{line.region_code}|{line.policy_id}:{line.policy_version}")
 
@@ -220,7 +181,7 @@ def compare_with_current(report: SubsidyReport, limit: int | None = None) -> Com
     """Today's subsidy lines in the report's region against the frozen ones (never touches the report)."""
     params = {"report": report.pk, "year": report.year, "scope": scope_pattern(report.region_id)}
     with connection.cursor() as cursor:
-        cursor.execute(DIFF_SQL + (f" LIMIT {int(limit)}" if limit else ""), params)
+        cursor.execute(sql.load(__name__, "report_diff") + (f" LIMIT {int(limit)}" if limit else ""), params)
         differences = [Difference(*row) for row in cursor.fetchall()]
     current = SubsidyLine.objects.filter(year=report.year, region__code__startswith=report.region_id)
     from django.db.models import Sum

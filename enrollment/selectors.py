@@ -15,69 +15,17 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import Sum
 
+from poverty_registry import sql
 from poverty_registry.models import Region
 from poverty_registry.regions import LEVEL_LENGTHS
+from poverty_registry.scoping import RegionScope
 
 from .models import CHASE_STATUSES, SubsidyLine
 
-# Only indexed columns of e (enrolment_year_person_enrolled is then read index-only); the LATERAL probe by
-# ID number runs, behind its one-time filter, only for persons without a linked enrolment.
-ENROLLED_JOIN = """
-LEFT JOIN enrollment_enrolment e ON e.person_id = p.id AND e.person_id IS NOT NULL AND e.year = %(year)s
-     AND e.status = 'enrolled'
-LEFT JOIN LATERAL (
-    SELECT true AS found FROM enrollment_enrolment e2
-    WHERE e.person_id IS NULL AND e2.id_number = p.id_number AND e2.year = %(year)s AND e2.status = 'enrolled'
-    LIMIT 1) f ON true
-"""
 # A county's 300,000 persons hash in memory, and the plan is too cheap to repay JIT compilation.
 FAST_AGGREGATE = "SET LOCAL jit = off; SET LOCAL work_mem = '64MB'"
-PERSONS_IN_SCOPE = "p.region_id LIKE %(scope)s AND (p.death_date IS NULL OR p.death_date >= %(jan1)s)"
-
-# The same test as ENROLLED_JOIN, the fallback as a CASE branch: evaluated only for persons without a linked
-# enrolment, and without a LATERAL node re-run for each of the county's persons (a fifth of the page's time).
-RATE_SQL = f"""
-SELECT p.region_id, count(*), count(*) FILTER (WHERE CASE WHEN e.person_id IS NOT NULL THEN true ELSE EXISTS (
-    SELECT FROM enrollment_enrolment e2
-    WHERE e2.id_number = p.id_number AND e2.year = %(year)s AND e2.status = 'enrolled') END)
-FROM poverty_registry_person p
-LEFT JOIN enrollment_enrolment e ON e.person_id = p.id AND e.person_id IS NOT NULL AND e.year = %(year)s
-     AND e.status = 'enrolled'
-WHERE {PERSONS_IN_SCOPE}
-GROUP BY p.region_id
-"""
-
-# The rate's test (RATE_SQL) with the paid date of the enrolment found: the month by whose end the person was
-# enrolled (paid before the year, or no date known: January; 0: not enrolled), for the dashboard's trend.
-ENROLLED_BY_MONTH_SQL = f"""
-SELECT month, count(*) FROM (
-    SELECT CASE WHEN e.person_id IS NULL AND f.found IS NULL THEN 0
-                WHEN coalesce(e.paid_date, f.paid_date) IS NULL OR coalesce(e.paid_date, f.paid_date) < %(jan1)s
-                    THEN 1
-                ELSE least(12, extract(month FROM coalesce(e.paid_date, f.paid_date))::int
-                               + 12 * (extract(year FROM coalesce(e.paid_date, f.paid_date))::int - %(year)s)) END
-    FROM poverty_registry_person p
-    LEFT JOIN enrollment_enrolment e ON e.person_id = p.id AND e.person_id IS NOT NULL AND e.year = %(year)s
-         AND e.status = 'enrolled'
-    LEFT JOIN LATERAL (
-        SELECT true AS found, e2.paid_date FROM enrollment_enrolment e2
-        WHERE e.person_id IS NULL AND e2.id_number = p.id_number AND e2.year = %(year)s AND e2.status = 'enrolled'
-        LIMIT 1) f ON true
-    WHERE {PERSONS_IN_SCOPE}) AS persons (month)
-GROUP BY month
-"""
-
-CHASE_FROM = f"""
-FROM poverty_registry_person p {ENROLLED_JOIN}
-LEFT JOIN enrollment_chaseentry c ON c.person_id = p.id AND c.year = %(year)s
-LEFT JOIN poverty_registry_user u ON u.id = c.updated_by_id
-WHERE {PERSONS_IN_SCOPE} AND e.person_id IS NULL AND f.found IS NULL {{status_filter}}
-"""
-CHASE_SQL = """
-SELECT p.id, p.id_number, p.name, p.region_id, p.phone, coalesce(c.status, 'new'), coalesce(c.note, ''),
-       c.updated_at, coalesce(u.username, '')
-{from_} ORDER BY p.region_id, p.id {limit}
-"""
+CHASE_COLUMNS = ("p.id, p.id_number, p.name, p.region_id, p.phone, coalesce(c.status, 'new'), coalesce(c.note, ''), "
+                 "c.updated_at, coalesce(u.username, '')")
 
 
 @dataclass
@@ -124,7 +72,7 @@ class ChaseItem:
 
 
 def _params(year: int, scope_code: str) -> dict:
-    return {"year": year, "scope": f"{scope_code}%", "jan1": dt.date(year, 1, 1)}
+    return {"year": year, "scope": RegionScope(scope_code).like_pattern(), "jan1": dt.date(year, 1, 1)}
 
 
 def child_length(scope_code: str) -> int:
@@ -136,7 +84,7 @@ def enrolment_rates(year: int, scope_code: str, region: Region | None = None) ->
     """Registered and enrolled per region one level below the scope, and in total; one aggregate query."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(FAST_AGGREGATE)
-        cursor.execute(RATE_SQL, _params(year, scope_code))
+        cursor.execute(sql.load(__name__, "enrolment_rates"), _params(year, scope_code))
         per_village = cursor.fetchall()
     width = child_length(scope_code)
     grouped: dict[str, list[int]] = {}
@@ -152,11 +100,12 @@ def enrolment_rates(year: int, scope_code: str, region: Region | None = None) ->
 
 
 def _chase_from(status: str | None) -> tuple[str, dict]:
+    from_ = sql.load(__name__, "chase_from")
     if status == "new":
-        return CHASE_FROM.format(status_filter="AND (c.id IS NULL OR c.status = 'new')"), {}
+        return sql.fill(from_, status_filter="AND (c.id IS NULL OR c.status = 'new')"), {}
     if status:
-        return CHASE_FROM.format(status_filter="AND c.status = %(status)s"), {"status": status}
-    return CHASE_FROM.format(status_filter=""), {}
+        return sql.fill(from_, status_filter="AND c.status = %(status)s"), {"status": status}
+    return sql.fill(from_, status_filter=""), {}
 
 
 def chase_count(year: int, scope_code: str, status: str | None = None) -> int:
@@ -172,7 +121,8 @@ def chase_list(year: int, scope_code: str, status: str | None = None, *, offset:
     from_, extra = _chase_from(status)
     page = f"LIMIT {int(limit)} OFFSET {int(offset)}" if limit else ""
     with connection.cursor() as cursor:
-        cursor.execute(CHASE_SQL.format(from_=from_, limit=page), {**_params(year, scope_code), **extra})
+        cursor.execute(f"SELECT {CHASE_COLUMNS} {from_} ORDER BY p.region_id, p.id {page}",
+                       {**_params(year, scope_code), **extra})
         return [ChaseItem(*row) for row in cursor.fetchall()]
 
 
@@ -248,10 +198,11 @@ class EnrolmentProgress:
 
 
 def enrolment_progress(year: int, scope_code: str) -> EnrolmentProgress:
-    """The dashboard's enrolment rate and its trend in one aggregate query (the rate as RATE_SQL counts it)."""
+    """The dashboard's enrolment rate and its trend in one aggregate query (the rate as enrolment_rates.sql
+    counts it)."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(FAST_AGGREGATE)
-        cursor.execute(ENROLLED_BY_MONTH_SQL, _params(year, scope_code))
+        cursor.execute(sql.load(__name__, "enrolled_by_month"), _params(year, scope_code))
         counts = dict(cursor.fetchall())
     return EnrolmentProgress(sum(counts.values()), {month: n for month, n in counts.items() if month})
 

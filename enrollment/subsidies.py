@@ -22,8 +22,9 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from poverty_registry import locks
+from poverty_registry import locks, sql
 from poverty_registry.importing import tune_bulk_transaction
+from poverty_registry.scoping import RegionScope
 from poverty_registry.vocab import CATEGORIES
 
 from .models import SubsidyLine, SubsidyPolicy, SubsidyRun
@@ -72,98 +73,9 @@ def _rule_rows(policies: list[SubsidyPolicy]) -> list[tuple]:
     return rows
 
 
-PREPARE_SQL = """
-DROP TABLE IF EXISTS subsidy_rule, subsidy_new, subsidy_diff, village_policy;
-CREATE TEMP TABLE subsidy_rule (policy_id bigint, category text, rank int, premium numeric(14,2),
-                                subsidy numeric(14,2), fund text) ON COMMIT DROP;
-CREATE TEMP TABLE subsidy_new (person_id bigint, id_number text, name text, region_id text,
-                               category text, premium numeric(14,2), subsidy numeric(14,2), fund text,
-                               policy_id bigint) ON COMMIT DROP;
-"""
-
-# The village → policy map first (a few hundred rows), so persons join it by equality.
-VILLAGE_POLICY_SQL = """
-CREATE TEMP TABLE village_policy ON COMMIT DROP AS
-SELECT DISTINCT ON (r.code) r.code AS region_id, pol.id AS policy_id, pol.cutoff_date
-FROM poverty_registry_region r
-JOIN enrollment_subsidypolicy pol ON pol.year = %(year)s AND pol.in_force AND r.code LIKE pol.region_id || '%%'
-WHERE r.level = 5 AND r.code LIKE %(scope)s
-ORDER BY r.code, length(pol.region_id) DESC
-"""
-
-# The one INSERT … SELECT of the computation: the most favourable category held on the cut-off date, once
-# per person alive on it, then only the enrolled. Choosing first probes the enrolment index once per
-# person instead of once per category held.
-COMPUTE_SQL = """
-INSERT INTO subsidy_new (person_id, id_number, name, region_id, category, premium, subsidy, fund, policy_id)
-SELECT best.* FROM (
-  SELECT DISTINCT ON (p.id) p.id, p.id_number, p.name, p.region_id, sr.category, sr.premium, sr.subsidy, sr.fund,
-         vp.policy_id
-  FROM poverty_registry_person p
-  JOIN village_policy vp ON vp.region_id = p.region_id
-  JOIN poverty_registry_personcategory c ON c.person_id = p.id AND c.valid_from <= vp.cutoff_date
-       AND (c.valid_to IS NULL OR c.valid_to >= vp.cutoff_date)
-  JOIN subsidy_rule sr ON sr.policy_id = vp.policy_id AND sr.category = c.category
-  WHERE (p.death_date IS NULL OR p.death_date >= vp.cutoff_date)
-  ORDER BY p.id, sr.subsidy DESC, sr.rank) best
-WHERE EXISTS (SELECT FROM enrollment_enrolment e
-              WHERE e.id_number = best.id_number AND e.year = %(year)s AND e.status = 'enrolled')
-"""
-
-# Lines before the run: those in scope, and those of persons now computed in scope (moved in).
-OLD_LINES = """
-SELECT * FROM enrollment_subsidyline
-WHERE year = %(year)s AND (region_id LIKE %(scope)s OR person_id IN (SELECT person_id FROM subsidy_new))
-"""
-
-# The difference, found once: the change records and the writes to the lines are all read from it.
-DIFF_SQL = f"""
-CREATE TEMP TABLE subsidy_diff ON COMMIT DROP AS
-SELECT CASE WHEN o.id IS NULL THEN 'added' WHEN n.person_id IS NULL THEN 'removed' ELSE 'changed' END AS kind,
-       o.id AS line_id, coalesce(n.person_id, o.person_id) AS person_id,
-       coalesce(n.id_number, o.id_number) AS id_number, coalesce(n.name, o.name) AS name,
-       coalesce(n.region_id, o.region_id) AS region_id, coalesce(o.region_id, '') AS old_region,
-       coalesce(o.category, '') AS old_category, coalesce(n.category, '') AS new_category,
-       o.subsidy AS old_subsidy, n.subsidy AS new_subsidy, o.policy_id AS old_policy, n.policy_id AS new_policy,
-       n.premium, n.fund
-FROM subsidy_new n FULL JOIN ({OLD_LINES}) o ON o.person_id = n.person_id
-WHERE o.id IS NULL OR n.person_id IS NULL
-   OR (o.category, o.premium, o.subsidy, o.fund, o.policy_id, o.region_id)
-      IS DISTINCT FROM (n.category, n.premium, n.subsidy, n.fund, n.policy_id, n.region_id)
-ORDER BY 3
-"""
-
-CHANGES_SQL = """
-INSERT INTO enrollment_subsidychange (run_id, person_id, id_number, name, kind, region_id, old_region,
-    old_category, new_category, old_subsidy, new_subsidy, old_policy, new_policy)
-SELECT %(run)s, person_id, id_number, name, kind, region_id, old_region, old_category, new_category, old_subsidy,
-       new_subsidy, old_policy, new_policy
-FROM subsidy_diff
-"""
-
-DELETE_SQL = """
-DELETE FROM enrollment_subsidyline l USING subsidy_diff d WHERE d.kind = 'removed' AND l.id = d.line_id
-"""
-
-# A person found 'added' has no line for the year (the run holds the year's lock and only the computation
-# writes lines), so a plain INSERT: cheaper than ON CONFLICT's speculative insertion.
-INSERT_SQL = """
-INSERT INTO enrollment_subsidyline (person_id, id_number, name, year, category, premium, subsidy, fund,
-                                    policy_id, region_id, computed_at)
-SELECT person_id, id_number, name, %(year)s, new_category, premium, new_subsidy, fund, new_policy, region_id, %(now)s
-FROM subsidy_diff WHERE kind = 'added'
-"""
-
-UPDATE_SQL = """
-UPDATE enrollment_subsidyline l SET
-    id_number = d.id_number, name = d.name, category = d.new_category, premium = d.premium,
-    subsidy = d.new_subsidy, fund = d.fund, policy_id = d.new_policy, region_id = d.region_id, computed_at = %(now)s
-FROM subsidy_diff d WHERE d.kind = 'changed' AND l.id = d.line_id
-"""
-
-
 def scope_pattern(scope_code: str | None) -> str:
-    return f"{scope_code or ''}%"
+    """The LIKE pattern of a region code the caller has already checked against the user's scope (None: all)."""
+    return RegionScope(scope_code or "").like_pattern()
 
 
 def compute_subsidies(year: int, *, user=None, scope_code: str | None = None) -> SubsidyRun:
@@ -177,26 +89,27 @@ def compute_subsidies(year: int, *, user=None, scope_code: str | None = None) ->
         locks.xact_lock(locks.SUBSIDY_YEAR, year)
         run = SubsidyRun.objects.create(year=year, scope_id=scope_code or None, user=user)
         params["run"] = run.pk
-        cursor.execute(PREPARE_SQL)
+        cursor.execute(sql.load(__name__, "subsidy_prepare"))
         with cursor.connection.cursor().copy(
             "COPY subsidy_rule (policy_id, category, rank, premium, subsidy, fund) FROM STDIN"
         ) as copy:
             for row in _rule_rows(policies):
                 copy.write_row(row)
-        cursor.execute(VILLAGE_POLICY_SQL, params)
+        cursor.execute(sql.load(__name__, "subsidy_village_policy"), params)
         cursor.execute("ANALYZE village_policy")
-        cursor.execute(COMPUTE_SQL, params)
+        cursor.execute(sql.load(__name__, "subsidy_compute"), params)
         computed = cursor.rowcount
-        cursor.execute(DIFF_SQL, params)
+        cursor.execute(sql.load(__name__, "subsidy_diff"), params)
         cursor.execute("SELECT kind, count(*) FROM subsidy_diff GROUP BY kind")
         kinds = dict(cursor.fetchall())
-        cursor.execute(CHANGES_SQL, params)
+        cursor.execute(sql.load(__name__, "subsidy_changes"), params)
         if kinds.get("removed"):
-            cursor.execute(DELETE_SQL, params)
+            cursor.execute(sql.inline("DELETE FROM {subsidyline} l USING subsidy_diff d "
+                                      "WHERE d.kind = 'removed' AND l.id = d.line_id"), params)
         if kinds.get("added"):
-            cursor.execute(INSERT_SQL, params)
+            cursor.execute(sql.load(__name__, "subsidy_insert_lines"), params)
         if kinds.get("changed"):
-            cursor.execute(UPDATE_SQL, params)
+            cursor.execute(sql.load(__name__, "subsidy_update_lines"), params)
         _finish_run(run, kinds, computed, scope_code)
     return run
 

@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from . import importing, locks
+from . import importing, locks, sql
 from .idnumber import mask_id_number
 from .ledger_file import (
     COLUMN_SYNONYMS,
@@ -48,144 +48,10 @@ STAGE_COLUMNS = {"excel_row": "integer PRIMARY KEY", "household_no": "text NOT N
                  "relation": "text NOT NULL", "is_head": "boolean NOT NULL", "village_code": "text NOT NULL",
                  "status": "text", "phone": "text", "categories": "text"}
 
-# Rows whose person or household is registered outside the uploader's region: not theirs to change.
-OUT_OF_SCOPE_SQL = """
-SELECT s.excel_row, 'person', p.region_id FROM ledger_stage s
-  JOIN poverty_registry_person p ON p.id_number = s.id_number WHERE p.region_id NOT LIKE %(prefix)s
-UNION ALL
-SELECT s.excel_row, 'household', h.region_id FROM ledger_stage s
-  JOIN poverty_registry_household h ON h.household_no = s.household_no WHERE h.region_id NOT LIKE %(prefix)s
-"""
-
-# The villages a file touches: those it names, and those its persons and households are registered in now
-# (a person moving from village X is X's change too).
-TOUCHED_VILLAGE_KEYS_SQL = """
-SELECT DISTINCT hashtext(v) FROM (
-  SELECT village_code FROM ledger_stage
-  UNION SELECT p.region_id FROM ledger_stage s JOIN poverty_registry_person p ON p.id_number = s.id_number
-  UNION SELECT h.region_id FROM ledger_stage s JOIN poverty_registry_household h ON h.household_no = s.household_no
-) AS touched(v)
-"""
-
-# A registered head of a household in the file who is not among the file's rows for that household.
-HEAD_CONFLICT_SQL = """
-SELECT s.excel_row, p.name FROM ledger_stage s
-  JOIN poverty_registry_household h ON h.household_no = s.household_no
-  JOIN poverty_registry_person p ON p.household_id = h.id AND p.is_head
- WHERE s.is_head AND p.id_number <> s.id_number
-   AND NOT EXISTS (SELECT 1 FROM ledger_stage o WHERE o.id_number = p.id_number)
-"""
-
-# What the writes below will do, counted without writing (the preview) — the same conditions.
-COUNT_SQL = """
-WITH matched AS (
-  SELECT s.*, p.id AS person_id, p.name AS old_name, p.relation AS old_relation, p.is_head AS old_is_head,
-         p.region_id AS old_region, p.poverty_status AS old_status, p.phone AS old_phone,
-         h.household_no AS old_household_no
-    FROM ledger_stage s
-    LEFT JOIN poverty_registry_person p ON p.id_number = s.id_number
-    LEFT JOIN poverty_registry_household h ON h.id = p.household_id
-),
-ending AS (  -- ledger categories held today that the file no longer lists
-  SELECT m.person_id FROM matched m JOIN poverty_registry_personcategory c ON c.person_id = m.person_id
-   WHERE %(with_categories)s AND c.source = 'ledger' AND c.valid_from <= %(today)s
-     AND (c.valid_to IS NULL OR c.valid_to >= %(today)s)
-     AND NOT (c.category = ANY (string_to_array(coalesce(m.categories, ''), ',')))
-),
-starting AS (  -- listed categories the person does not hold from today on
-  SELECT m.person_id FROM matched m CROSS JOIN LATERAL unnest(string_to_array(m.categories, ',')) AS listed(category)
-    LEFT JOIN poverty_registry_personcategory c
-           ON c.person_id = m.person_id AND c.category = listed.category
-          AND (c.valid_to IS NULL OR c.valid_to >= %(today)s)
-   WHERE %(with_categories)s AND m.person_id IS NOT NULL AND c.id IS NULL
-),
-category_changed AS (SELECT person_id FROM ending UNION SELECT person_id FROM starting),
-household_changes AS (  -- households the first statement of UPSERT_SQL would create or move
-  SELECT count(*) AS n
-    FROM (SELECT DISTINCT ON (household_no) household_no, village_code FROM ledger_stage
-           ORDER BY household_no, is_head DESC, excel_row) s
-    LEFT JOIN poverty_registry_household h ON h.household_no = s.household_no
-   WHERE h.id IS NULL OR h.region_id IS DISTINCT FROM s.village_code
-)
-SELECT
-  count(*) FILTER (WHERE m.person_id IS NULL) AS created,
-  count(*) FILTER (WHERE m.person_id IS NOT NULL AND (
-      (m.old_name, m.old_relation, m.old_is_head, m.old_region, m.old_household_no) IS DISTINCT FROM
-      (m.name, m.relation, m.is_head, m.village_code, m.household_no)
-      OR (m.status IS NOT NULL AND m.status IS DISTINCT FROM m.old_status)
-      OR (m.phone IS NOT NULL AND m.phone IS DISTINCT FROM m.old_phone)
-      OR cc.person_id IS NOT NULL)
-  ) AS updated,
-  (SELECT n FROM household_changes) AS households_changed
-FROM matched m LEFT JOIN category_changed cc ON cc.person_id = m.person_id
-"""
-
-UPSERT_SQL = (
-    # Households: new ones created, a moved one follows its village.
-    """
-    INSERT INTO poverty_registry_household (household_no, region_id, created_at, updated_at)
-    SELECT DISTINCT ON (household_no) household_no, village_code, now(), now() FROM ledger_stage
-     ORDER BY household_no, is_head DESC, excel_row
-    ON CONFLICT (household_no) DO UPDATE SET region_id = EXCLUDED.region_id, updated_at = now()
-     WHERE poverty_registry_household.region_id IS DISTINCT FROM EXCLUDED.region_id
-    """,
-    # Heads stepping down first, so the one-head-per-household index never sees two.
-    """
-    UPDATE poverty_registry_person p SET is_head = false, updated_at = now()
-      FROM ledger_stage s WHERE s.id_number = p.id_number AND p.is_head AND NOT s.is_head
-    """,
-    """
-    INSERT INTO poverty_registry_person (id_number, name, sex, birth_date, household_id, relation, is_head,
-                                         region_id, poverty_status, phone, created_at, updated_at)
-    SELECT s.id_number, s.name, s.sex, s.birth_date, h.id, s.relation, s.is_head, s.village_code,
-           coalesce(s.status, ''), coalesce(s.phone, ''), now(), now()
-      FROM ledger_stage s JOIN poverty_registry_household h ON h.household_no = s.household_no
-    ON CONFLICT (id_number) DO UPDATE SET
-        name = EXCLUDED.name, household_id = EXCLUDED.household_id, relation = EXCLUDED.relation,
-        is_head = EXCLUDED.is_head, region_id = EXCLUDED.region_id,
-        poverty_status = CASE WHEN EXCLUDED.poverty_status = '' THEN poverty_registry_person.poverty_status
-                              ELSE EXCLUDED.poverty_status END,
-        phone = CASE WHEN EXCLUDED.phone = '' THEN poverty_registry_person.phone ELSE EXCLUDED.phone END,
-        updated_at = now()
-     WHERE (poverty_registry_person.name, poverty_registry_person.household_id, poverty_registry_person.relation,
-            poverty_registry_person.is_head, poverty_registry_person.region_id)
-           IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.household_id, EXCLUDED.relation, EXCLUDED.is_head,
-                             EXCLUDED.region_id)
-        OR (EXCLUDED.poverty_status <> '' AND EXCLUDED.poverty_status <> poverty_registry_person.poverty_status)
-        OR (EXCLUDED.phone <> '' AND EXCLUDED.phone <> poverty_registry_person.phone)
-    """,
-)
-
-# Categories as of the import date (§4.5): a ledger category no longer listed ends the day before
-# (or disappears if it only started today); a listed one not held starts today.
-CATEGORY_SQL = (
-    """
-    DELETE FROM poverty_registry_personcategory c USING ledger_stage s, poverty_registry_person p
-     WHERE p.id_number = s.id_number AND c.person_id = p.id AND c.source = 'ledger'
-       AND c.valid_from = %(today)s AND NOT (c.category = ANY (string_to_array(coalesce(s.categories, ''), ',')))
-    """,
-    """
-    UPDATE poverty_registry_personcategory c SET valid_to = %(yesterday)s
-      FROM ledger_stage s, poverty_registry_person p
-     WHERE p.id_number = s.id_number AND c.person_id = p.id AND c.source = 'ledger'
-       AND c.valid_from < %(today)s AND (c.valid_to IS NULL OR c.valid_to >= %(today)s)
-       AND NOT (c.category = ANY (string_to_array(coalesce(s.categories, ''), ',')))
-    """,
-    # The categories held are read once, before the insert: an anti-join against the table being filled
-    # would rescan its growing heap for every row when the statistics say it is (nearly) empty.
-    """
-    WITH held AS MATERIALIZED (
-      SELECT c.person_id, c.category FROM poverty_registry_personcategory c
-        JOIN poverty_registry_person p ON p.id = c.person_id JOIN ledger_stage s ON s.id_number = p.id_number
-       WHERE c.valid_to IS NULL OR c.valid_to >= %(today)s
-    )
-    INSERT INTO poverty_registry_personcategory (person_id, category, valid_from, valid_to, source)
-    SELECT p.id, listed.category, %(today)s, NULL, 'ledger'
-      FROM ledger_stage s JOIN poverty_registry_person p ON p.id_number = s.id_number
-     CROSS JOIN LATERAL unnest(string_to_array(s.categories, ',')) AS listed(category)
-     WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.person_id = p.id AND h.category = listed.category)
-    """,
-)
+# The writes, in order, each with the table whose statistics the next ones need once a large file wrote it.
+UPSERTS = (("ledger_upsert_households", "household"), ("ledger_heads_step_down", None),
+           ("ledger_upsert_persons", "person"))
+CATEGORY_WRITES = ("ledger_categories_drop", "ledger_categories_end", "ledger_categories_start")
 
 
 class LedgerKind(importing.ImportKind):
@@ -226,23 +92,23 @@ class LedgerKind(importing.ImportKind):
             parse = self._reject_conflicts(cursor, parse, user)
             with_categories = parse.has_column("categories")
             store_parse()  # pickling holds the interpreter: while this thread waits for the count, not before
-            cursor.execute(COUNT_SQL, {"today": today, "with_categories": with_categories})
+            cursor.execute(sql.load(__name__, "ledger_count"), {"today": today, "with_categories": with_categories})
             created, updated, households_changed = cursor.fetchone()
             # The count's conditions are the writes' conditions: a file that changes nothing writes nothing,
             # and need not run the statements to find that out (a re-import of 100,000 unchanged rows).
             if not dry_run and (created or updated or households_changed):
                 progress(60, "写入台账")
-                for statement, written in zip(UPSERT_SQL, ("poverty_registry_household", None,
-                                                           "poverty_registry_person")):
-                    cursor.execute(statement)
+                for statement, written in UPSERTS:
+                    cursor.execute(sql.load(__name__, statement))
                     if written and len(parse.accepted) >= ANALYZE_AFTER_ROWS:
                         # The next statements join what this one wrote: plan them on statistics that
                         # count it (ANALYZE sees this transaction's rows), not on those of an emptier ledger.
-                        importing.analyze_sampled(cursor, written)
+                        importing.analyze_sampled(cursor, sql.table(written))
                 if with_categories:
                     progress(85, "更新人员类别")
-                    for statement in CATEGORY_SQL:
-                        cursor.execute(statement, {"today": today, "yesterday": today - dt.timedelta(days=1)})
+                    for statement in CATEGORY_WRITES:
+                        cursor.execute(sql.load(__name__, statement),
+                                       {"today": today, "yesterday": today - dt.timedelta(days=1)})
         progress(100, "完成")
         accepted = len(parse.accepted)
         return importing.ImportOutcome(
@@ -261,7 +127,7 @@ class LedgerKind(importing.ImportKind):
         id_label, household_label, relation_label = (
             parse.header.labels.get(column, COLUMNS[column]) for column in ("id_number", "household_no", "relation"))
         if not scope.is_all:  # the empty scope's pattern matches nothing: every stored row is out of it
-            cursor.execute(OUT_OF_SCOPE_SQL, {"prefix": scope.like_pattern()})
+            cursor.execute(sql.load(__name__, "ledger_out_of_scope"), {"prefix": scope.like_pattern()})
             conflicts = cursor.fetchall()
             places = _region_names({region for _, _, region in conflicts})
             for excel_row, what, region in conflicts:
@@ -271,7 +137,7 @@ class LedgerKind(importing.ImportKind):
                                                                 "请联系县级经办办理迁移"))
                 else:
                     extra.append(RowError(excel_row, household_label, f"该户编号已属于{place}，不在您的辖区"))
-        cursor.execute(HEAD_CONFLICT_SQL)
+        cursor.execute(sql.load(__name__, "ledger_head_conflicts"))
         for excel_row, head_name in cursor.fetchall():
             extra.append(RowError(excel_row, relation_label,
                                   f"该户在台账中的户主是{head_name}，本文件未包含其记录；更换户主请在文件中一并填写原户主"))
@@ -288,7 +154,7 @@ def lock_villages(cursor) -> None:
     a person moved by a confirm that held the lock before us may now be registered in one more village."""
     held: set[int] = set()
     while True:
-        cursor.execute(TOUCHED_VILLAGE_KEYS_SQL)
+        cursor.execute(sql.load(__name__, "ledger_touched_villages"))
         missing = {key for (key,) in cursor.fetchall()} - held
         if not missing:
             return

@@ -222,7 +222,8 @@ def m05_enrolled_sql(scope: Scope, in_list: bool) -> str:
                       AND e.enrol_status = 'enrolled' AND e.id_status = 'valid' AND e.enrol_region <> ''"""
         region = "e.enrol_region"
     else:
-        enrolled = f"{ENROLMENTS} e ON e.id_number = d.id_number AND e.year = %(year)s AND e.status = 'enrolled'"
+        enrolled = (f"{ENROLMENTS} e ON e.id_number = d.id_number AND e.year = %(year)s "
+                    "AND e.status = 'enrolled'")
         region = "e.region_id"
     return f"""
     INSERT INTO matching_diff ({DIFF_COLUMNS})

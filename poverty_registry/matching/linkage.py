@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA, Levenshtein
 
 from ..idnumber import to_halfwidth
 from ..importing import stage
-from ..models import MatchingRecord, MatchLink, Person
+from ..models import MatchingRecord, MatchingSourceFile, MatchLink, Person
 from .vocab import LINKED_SOURCES
 
 # Variant characters (异体字) and traditional forms common in names → the standard simplified character.
@@ -164,6 +164,7 @@ def threshold() -> float:
 RECORDS = MatchingRecord._meta.db_table
 PERSONS = Person._meta.db_table
 LINKS = MatchLink._meta.db_table
+SOURCE_FILES = MatchingSourceFile._meta.db_table
 SOURCE_ORDER = "array_position(ARRAY['poverty','civil_affairs','deaths','disability']::text[], f.source::text)"
 
 
@@ -173,7 +174,7 @@ def _unlinked_sql() -> str:
     CREATE TEMP TABLE matching_unlinked ON COMMIT DROP AS
     SELECT DISTINCT ON (r.match_key) r.match_key, r.id_number, r.id_status, r.id_raw, r.name, r.birth_date,
            r.sex, r.village, f.source
-      FROM {RECORDS} r JOIN poverty_registry_matchingsourcefile f ON f.id = r.file_id
+      FROM {RECORDS} r JOIN {SOURCE_FILES} f ON f.id = r.file_id
      WHERE r.file_id = ANY(%(files)s)
        AND NOT (r.id_status = 'valid' AND EXISTS (SELECT 1 FROM {PERSONS} p WHERE p.id_number = r.id_number))
        AND NOT EXISTS (SELECT 1 FROM {LINKS} l WHERE l.match_key = r.match_key

@@ -13,9 +13,9 @@ from decimal import Decimal
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from .. import sql
 from ..models import MatchingItem, MatchLink, PersonCategory
 from ..vocab import CATEGORIES
-from .differences import ENROLMENTS, SUBSIDY_LINES
 from .vocab import ITEM_STATUSES, ITEM_TRANSITIONS, OPEN_STATUSES
 
 
@@ -81,21 +81,12 @@ class DeathPreview:
     subsidy_after: Decimal
 
 
-# Enrolments and subsidy lines read through enrollment's views, as the differences do: matching stays below
-# enrollment.
-AFTER_DEATH_SQL = f"""
-SELECT (SELECT count(*) FROM {ENROLMENTS}
-        WHERE (person_id = %(person)s OR id_number = %(number)s) AND year > %(year)s AND status = 'enrolled'),
-       (SELECT count(*) FROM {SUBSIDY_LINES} WHERE person_id = %(person)s AND year > %(year)s),
-       (SELECT coalesce(sum(subsidy), 0) FROM {SUBSIDY_LINES} WHERE person_id = %(person)s AND year > %(year)s)
-"""
-
-
 def deceased_preview(item: MatchingItem) -> DeathPreview:
     death = _death_of(item)
     person = item.person
     with connection.cursor() as cursor:
-        cursor.execute(AFTER_DEATH_SQL, {"person": person.pk, "number": person.id_number, "year": death.year})
+        cursor.execute(sql.load(__name__, "after_death"),
+                       {"person": person.pk, "number": person.id_number, "year": death.year})
         enrolments, lines, amount = cursor.fetchone()
     return DeathPreview(
         death_date=death, recorded_death=person.death_date,

@@ -1,7 +1,7 @@
 """The inbox (DOMAIN §8.1): one folder per department, each file a full dated snapshot of its list.
 
 Files are read with the project's one table reader (poverty_registry.tabular), processed once (by content
-hash) and kept as snapshot rows (COPY into poverty_registry_matchingrecord). A file with any bad row is
+hash) and kept as snapshot rows (COPY into MatchingRecord's table). A file with any bad row is
 refused as a whole with a Chinese message in the run report: nothing of it is half-applied.
 """
 from __future__ import annotations
