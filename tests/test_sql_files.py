@@ -86,12 +86,13 @@ def test_no_sql_file_names_a_table_by_hand():
 
 def test_no_python_string_names_a_table_by_hand():
     """Table names come from the models (Model._meta.db_table, sql.table()) or from {placeholders}; a string
-    literal spelling one breaks the day the model moves."""
+    literal spelling one breaks the day the model moves. A model's own `db_table = "…"` (the audit trail kept its
+    tables' names when it moved to the base) is where the name is declared, not a copy."""
     words = table_words()
     named = {}
     for path in python_files():
         source = path.read_text(encoding="utf-8")
         for token in tokenize.generate_tokens(io.StringIO(source).readline):
-            if token.type == tokenize.STRING and words.search(token.string):
+            if token.type == tokenize.STRING and words.search(token.string) and "db_table =" not in token.line:
                 named.setdefault(str(path.relative_to(ROOT)), set()).update(words.findall(token.string))
     assert named == {}
