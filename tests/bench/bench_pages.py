@@ -170,7 +170,7 @@ def run() -> list[Entry]:
     persons = int(os.environ.get("BENCH_PAGES_PERSONS", "1000000"))
     requests = int(os.environ.get("BENCH_PAGES_REQUESTS", "30"))
     users = int(os.environ.get("BENCH_PAGES_USERS", "20"))
-    load_seconds = int(os.environ.get("BENCH_PAGES_LOAD_SECONDS", "120"))
+    load_seconds = int(os.environ.get("BENCH_PAGES_LOAD_SECONDS", "60"))
     built = build_city(persons)
     print(f"  setup_demo --persons {persons}: {built:.0f} s", flush=True)
     return measure(persons, requests, users, load_seconds)
