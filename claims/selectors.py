@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, F, Q, Sum
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, transaction
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import Substr
 
+from enrollment.selectors import FAST_AGGREGATE
 from poverty_registry.models import Region
 
 from .models import HOSPITAL_LEVELS, Claim, Hospital, Settlement
@@ -64,13 +67,6 @@ def sheet_versions(claim: Claim, version: int | None = None) -> dict:
 
 # ---------------------------------------------------------------- §6.7 statistics
 
-AMOUNTS = {
-    "total_cost": Sum("claim__total_cost"),
-    **{column: Sum(column) for column in TIER_COLUMNS},
-    "self_pay": Sum("self_pay"),
-}
-
-
 @dataclass
 class StatRow:
     key: str
@@ -95,41 +91,80 @@ def current_settlements(settlements, year: int, region: str = ""):
     return qs.filter(region__code__startswith=region) if region else qs
 
 
-def _rows(qs, key_expr, labels: dict) -> list[StatRow]:
-    grouped = (qs.annotate(group_key=key_expr).values("group_key")
-               .annotate(persons=Count("claim__id_number", distinct=True), times=Count("id"), **AMOUNTS)
-               .order_by("group_key"))
-    return [
-        StatRow(str(g["group_key"]), labels.get(g["group_key"], str(g["group_key"]) or "—"), g["persons"], g["times"],
-                g["total_cost"] or ZERO, {c: g[c] or ZERO for c in TIER_COLUMNS}, g["self_pay"] or ZERO)
-        for g in grouped
-    ]
+# The groupings of the statistics page, and GROUPING()'s bit mask of each (a bit set: that column not grouped).
+GROUPS = {"overall": 0b1111, "townships": 0b0111, "hospitals": 0b1011, "categories": 0b1101, "levels": 0b1110}
+GROUPED_SQL = """
+SELECT GROUPING(township, hospital, category, level), township, hospital, category, level,
+       count(DISTINCT person), count(*), sum(cost), {tiers}, sum(self_pay),
+       count(*) FILTER (WHERE poor_inpatient), count(*) FILTER (WHERE poor_inpatient AND low)
+FROM ({inner}) AS s
+GROUP BY GROUPING SETS ((), (township), (hospital), (category), (level))
+"""
+
+
+def _grouped(qs) -> dict[str, list[tuple]]:
+    """The year's settlements read once, summed overall and by township, hospital, category and hospital level
+    (GROUPING SETS: one scan where a query per grouping read the year's claims five times)."""
+    inner = qs.order_by().values_list(
+        Substr("region_id", 1, 9), "claim__hospital_id", "category", "claim__hospital_level", "claim__id_number",
+        "claim__total_cost", *TIER_COLUMNS, "self_pay",
+        ExpressionWrapper(~Q(category="") & Q(claim__in_county=True, claim__visit_type="inpatient"),
+                          output_field=BooleanField()),
+        ExpressionWrapper(Q(self_pay__lte=F("claim__total_cost") * Decimal("0.10")), output_field=BooleanField()))
+    groups: dict[str, list[tuple]] = {name: [] for name in GROUPS}
+    try:
+        sql, params = inner.query.sql_with_params()
+    except EmptyResultSet:  # a user who may see no region: the overall row of nothing
+        groups["overall"].append((GROUPS["overall"], None, None, None, None, 0, 0, None,
+                                  *(None for _ in TIER_COLUMNS), None, 0, 0))
+        return groups
+    columns = ("township", "hospital", "category", "level", "person", "cost", *TIER_COLUMNS, "self_pay",
+               "poor_inpatient", "low")
+    query = GROUPED_SQL.format(tiers=", ".join(f"sum({c})" for c in TIER_COLUMNS),
+                               inner=f"SELECT * FROM ({sql}) AS v ({', '.join(columns)})")
+    names = {mask: name for name, mask in GROUPS.items()}
+    with transaction.atomic(using=qs.db), connections[qs.db].cursor() as cursor:
+        cursor.execute(FAST_AGGREGATE)  # the year's claims sorted in memory, no JIT compiling for a 0.2 s query
+        cursor.execute(query, params)
+        for row in cursor.fetchall():
+            groups[names[row[0]]].append(row)
+    return groups
+
+
+def _stat_row(key, label: str, row: tuple) -> StatRow:
+    persons, times, cost, *tiers, self_pay = row[5:9 + len(TIER_COLUMNS)]
+    return StatRow(str(key), label, persons, times, cost or ZERO,
+                   {c: t or ZERO for c, t in zip(TIER_COLUMNS, tiers)}, self_pay or ZERO)
+
+
+def _rows(rows: list[tuple], position: int, labels: dict) -> list[StatRow]:
+    """One grouping's rows, ordered by its key as ORDER BY would (NULL last)."""
+    rows = sorted(rows, key=lambda r: (r[position] is None, r[position]))
+    return [_stat_row(r[position], labels.get(r[position], str(r[position]) or "—"), r) for r in rows]
 
 
 def statistics(qs) -> dict:
     """Persons and person-times, total cost, paid by tier, effective ratio overall and per township,
     hospital, category and hospital level; the share of poor in-county inpatients paying ≤ 10 %."""
-    total = qs.aggregate(persons=Count("claim__id_number", distinct=True), times=Count("id"), **AMOUNTS)
-    overall = StatRow("all", "合计", total["persons"], total["times"], total["total_cost"] or ZERO,
-                      {c: total[c] or ZERO for c in TIER_COLUMNS}, total["self_pay"] or ZERO)
-    townships = _rows(qs, Substr("region_id", 1, 9), {})
+    groups = _grouped(qs)
+    total = groups["overall"][0]
+    overall = _stat_row("all", "合计", total)
+    townships = _rows(groups["townships"], 1, {})
     names = dict(Region.objects.filter(code__in=[r.key for r in townships]).values_list("code", "name"))
     for row in townships:
         row.label = f"{names.get(row.key, row.key)}（{row.key}）"
-    hospitals = _rows(qs, F("claim__hospital_id"), {})
+    hospitals = _rows(groups["hospitals"], 2, {})
     hospital_names = dict(Hospital.objects.filter(pk__in=[r.key for r in hospitals]).values_list("pk", "name"))
     for row in hospitals:
         row.label = hospital_names.get(int(row.key), row.key)
-    categories = _rows(qs, F("category"), {"": "非贫困人口", **CATEGORY_NAMES})
-    levels = _rows(qs, F("claim__hospital_level"), HOSPITAL_LEVELS)
-    poor_inpatients = qs.filter(~Q(category=""), claim__in_county=True, claim__visit_type="inpatient")
-    share = poor_inpatients.aggregate(
-        all=Count("id"), low=Count("id", filter=Q(self_pay__lte=F("claim__total_cost") * Decimal("0.10"))))
+    categories = _rows(groups["categories"], 3, {"": "非贫困人口", **CATEGORY_NAMES})
+    levels = _rows(groups["levels"], 4, HOSPITAL_LEVELS)
+    share_all, share_low = total[-2], total[-1]
     return {
         "overall": overall if overall.times else None,
         "townships": townships, "hospitals": hospitals, "categories": categories, "levels": levels,
-        "poor_inpatients": share["all"], "poor_inpatients_low": share["low"],
-        "poor_inpatients_share": ratio(share["low"], share["all"]),
+        "poor_inpatients": share_all, "poor_inpatients_low": share_low,
+        "poor_inpatients_share": ratio(share_low, share_all),
     }
 
 

@@ -113,6 +113,8 @@ BULK_WORK_MEM = os.environ.get("BULK_WORK_MEM", "256MB")
 # A statement changing more rows than this is recorded in the audit journal and spread into indexed records
 # after its commit (poverty_registry.audit.trail); fewer are recorded directly. The periodic run catches up on any left.
 AUDIT_DIRECT_ROWS = int(os.environ.get("AUDIT_DIRECT_ROWS", "5000"))
+# Admin lists count exactly up to this many rows and show PostgreSQL's estimate ("约 …条") above it.
+ADMIN_EXACT_COUNT_LIMIT = int(os.environ.get("ADMIN_EXACT_COUNT_LIMIT", "100000"))
 # Limits on uploaded tables (poverty_registry.tabular), checked before any parse in every path (web, worker,
 # command): the upload's size; each zip member's uncompressed size and compression ratio (zip bombs); rows of
 # data, columns, and characters a cell (a longer cell is a row error).

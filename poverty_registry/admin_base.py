@@ -16,12 +16,14 @@ from import_export.forms import ExportForm, ImportForm
 
 from . import access_log
 from .idnumber import mask_id_number
+from .pagination import EstimatedCountPaginator
 from .tabular import TableFormatError, check_upload
 
 
 class ScopedAdmin(admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False  # a count(*) over a city's ledger on every page is not free
+    paginator = EstimatedCountPaginator  # nor is the filtered count: estimated above ADMIN_EXACT_COUNT_LIMIT rows
 
     def get_queryset(self, request):
         return super().get_queryset(request).restrict(request.user)

@@ -63,7 +63,6 @@ class AuditRecordAdmin(ReadOnlyScopedAdmin):
     list_filter = (TableFilter, ObjectFilter, "action", SourceFilter, ("at", admin.DateFieldListFilter))
     search_fields = ("=actor_username", "=object_pk")
     search_help_text = "按操作人账号或对象主键精确查询"
-    date_hierarchy = "at"
     ordering = ("-id",)
 
     def changelist_view(self, request, extra_context=None):
