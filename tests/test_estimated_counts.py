@@ -10,7 +10,7 @@ PERSONS = 120  # 3 pages of 50
 
 @pytest.fixture
 def ledger(regions):
-    from claims.audit import audit_context
+    from poverty_registry.audit.trail import audit_context
     from poverty_registry.demo import seed_persons
 
     with audit_context(source="test"):
@@ -73,7 +73,7 @@ def test_audit_list_reads_no_whole_trail_for_a_date_drill_down(client, superviso
     of it on each opening; the list's date filter (今天/过去 7 天/本月/今年) stays."""
     client.force_login(supervisor)
     with CaptureQueriesContext(connection) as queries:
-        response = client.get("/admin/claims/auditrecord/")
+        response = client.get("/admin/poverty_registry/auditrecord/")
     assert response.status_code == 200
     scans = [q["sql"] for q in queries.captured_queries
              if "DATE_TRUNC" in q["sql"].upper() or 'MIN("claims_auditrecord"."at")' in q["sql"]]
