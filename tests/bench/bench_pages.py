@@ -40,7 +40,8 @@ def pages() -> list[tuple[str, str, list[str]]]:
         ("supervision overview", "jianguan", ["/supervision/"]),
         ("hits", "jianguan", ["/supervision/hits/"]),
         ("work queue", "xiangzhen", ["/matching/"]),
-        ("audit list", "jianguan", ["/admin/poverty_registry/auditrecord/", "/admin/poverty_registry/auditrecord/?p=2"]),
+        ("audit list", "jianguan",
+         ["/admin/poverty_registry/auditrecord/", "/admin/poverty_registry/auditrecord/?p=2"]),
     ]
 
 
