@@ -15,7 +15,7 @@ from poverty_registry.importing import copy_rows
 from poverty_registry.models import Person, Region
 
 from .models import Claim, Hospital
-from .policy import install_defaults
+from .policy_sets import install_defaults
 from .services import settle_person_years
 from .settlement_models import CountyIncome
 

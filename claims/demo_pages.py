@@ -313,7 +313,7 @@ def seed_supervision(first, second, today: dt.date) -> dict:
 def seed_resettlement(user, year: int) -> ResettleRun | None:
     """A policy change (tier 1's ratio in township and county hospitals raised by 2 points) and the year
     re-settled."""
-    from .policy import params_of, policy_for, save_version
+    from .policy_sets import params_of, policy_for, save_version
     from .services import REASON_POLICY, resettle_year
 
     if ResettleRun.objects.exists():
@@ -331,7 +331,7 @@ def seed_resettlement(user, year: int) -> ResettleRun | None:
 
 def seed_reports(issuers: list[tuple[str, object]], year: int) -> list[SubsidyReport]:
     """Issued (frozen) subsidy reports of the year: one per (region code, issuer)."""
-    from enrollment.reports import NothingToIssue, issue_report
+    from enrollment.subsidy_reports import NothingToIssue, issue_report
 
     if SubsidyReport.objects.exists():
         return []

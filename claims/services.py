@@ -27,7 +27,7 @@ from poverty_registry.importing import copy_rows, tune_bulk_transaction
 from poverty_registry.scoping import RegionScope
 
 from .models import Claim, PolicySet
-from .policy import incomes_last_year, params_of, policies_for
+from .policy_sets import incomes_last_year, params_of, policies_for
 from .settlement import (
     ZERO,
     CategorySpan,

@@ -25,7 +25,7 @@ SETTLEMENT_PERSON_YEAR = 6302
 # behaviour is frozen): a test proves the two equal.
 CATEGORY_SPANS = 6401
 # (LEDGER_VILLAGE, hashtext(village code)): held by a ledger confirm to its commit for every village it touches,
-# taken in key order before it counts (poverty_registry.ledger_import): two confirms over the same households run
+# taken in key order before it counts (poverty_registry.importer): two confirms over the same households run
 # one after the other, the second counting what the first wrote.
 LEDGER_VILLAGE = 6402
 
@@ -42,7 +42,7 @@ SCREENING_YEAR = 7306
 SCREENING_PERSON = 7307
 # SCREENING_NIGHTLY (one key, session try-lock): one nightly screening at a time however often beat fires.
 SCREENING_NIGHTLY = 7308
-# (SUBSIDY_REPORT_SERIAL, year): reports of a year are numbered one at a time (enrollment.reports). It shared
+# (SUBSIDY_REPORT_SERIAL, year): reports of a year are numbered one at a time (enrollment.subsidy_reports). It shared
 # 7306 with the screening's year lock until issue 13: issuing a report waited for the nightly screening.
 SUBSIDY_REPORT_SERIAL = 7309
 

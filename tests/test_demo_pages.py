@@ -13,7 +13,7 @@ from claims.models import Case, Claim, ScreeningHit, ScreeningRun
 from claims.rules import RULES
 from claims.settlement_models import ResettleRun
 from enrollment.models import SubsidyReport
-from enrollment.reports import verify_report
+from enrollment.subsidy_reports import verify_report
 from poverty_registry.matching.vocab import DIFFERENCES
 from poverty_registry.models import MatchingItem, MatchingRun, Person, User
 

@@ -117,7 +117,7 @@ def _resettle(reason: str):
 
 
 def _change_policy(special_insurance_ratio: str) -> None:
-    from claims.policy import params_of, policy_for, save_version
+    from claims.policy_sets import params_of, policy_for, save_version
     from claims.settlement import PolicyParams
 
     base = policy_for(YEAR, "4306")
@@ -131,7 +131,7 @@ def _orm_loop(limit: int) -> int:
     """The straightforward way: for each claim in settlement order, load it and its person through the ORM,
     compute with the engine (year-to-date kept per person), save the old version and the new one."""
     from claims.models import Claim, Settlement, SettlementDetail
-    from claims.policy import params_of, policy_for
+    from claims.policy_sets import params_of, policy_for
     from claims.settlement import CategorySpan, ClaimFacts, PersonFacts, YearToDate, settle_claim
     from enrollment.models import Enrolment
     from poverty_registry.models import Person, PersonCategory

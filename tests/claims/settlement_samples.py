@@ -33,7 +33,7 @@ def claim_sample(village):
 
 def settlement_sample(village):
     from claims.models import Settlement
-    from claims.policy import install_defaults
+    from claims.policy_sets import install_defaults
     from claims.services import settle_claims
 
     install_defaults()

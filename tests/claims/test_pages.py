@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from django.urls import reverse
 
-from claims.policy import params_of, save_version
+from claims.policy_sets import params_of, save_version
 from claims.services import resettle_year, settle_claims, start_resettle
 from claims.settlement import PolicyParams
 from tests.claims.settlement_helpers import category, claim, enrol, policies  # noqa: F401

@@ -11,7 +11,7 @@ from claims.models import PolicySet, Settlement
 from claims.services import resettle_preview, settle_claims
 from claims.settlement_models import ResettleRun
 from tests.claims.settlement_helpers import category, claim, enrol, policies  # noqa: F401
-from tests.claims.test_policy import form_data
+from tests.claims.test_policy_sets import form_data
 from tests.confirming import confirmation_of
 from tests.conftest import VILLAGE_A, VILLAGE_B, make_person
 

@@ -85,7 +85,7 @@ def test_late_claim_resettles_the_year_and_keeps_old_versions(dibao):
 
 
 def test_parameter_change_writes_new_versions_with_the_new_policy(dibao, policies):  # noqa: F811
-    from claims.policy import params_of, save_version
+    from claims.policy_sets import params_of, save_version
 
     c = claim(dibao)
     settle_claims([c.pk])
@@ -113,7 +113,7 @@ def test_parameter_change_writes_new_versions_with_the_new_policy(dibao, policie
 
 
 def test_county_policy_wins_over_the_city_one(dibao, policies):  # noqa: F811
-    from claims.policy import params_of, policy_for, save_version
+    from claims.policy_sets import params_of, policy_for, save_version
     from claims.settlement import PolicyParams
     from poverty_registry.models import Region
 

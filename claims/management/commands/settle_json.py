@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.policy import params_for_code
+from claims.policy_sets import params_for_code
 from claims.settlement import SettlementInputError, settle_document
 
 
