@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from django.db import connection
 
-# ---- 63xx settlement (claims.services)
+# ---- 63xx settlement (claims.settlement.services)
 # (SETTLEMENT_BUCKET, year × 64 + bucket): person-years hash into 64 buckets per year; a small settlement
 # holds its buckets shared, a batch chunk or big import exclusively, so chunks and single settlements take turns.
 SETTLEMENT_BUCKET = 6301
@@ -36,7 +36,7 @@ AUDIT_CHAIN = 7303
 # (SUBSIDY_YEAR, year): one subsidy computation of a year at a time (enrollment.subsidies).
 SUBSIDY_YEAR = 7305
 # (SCREENING_YEAR, year): the nightly screening of a year holds it exclusively, person runs shared
-# (claims.screening), so person runs wait for the year's run rather than interleave with it.
+# (claims.supervision.screening), so person runs wait for the year's run rather than interleave with it.
 SCREENING_YEAR = 7306
 # (SCREENING_PERSON, hashtext(id_number)): two screening runs of one person do not interleave.
 SCREENING_PERSON = 7307

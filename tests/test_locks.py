@@ -55,7 +55,7 @@ def test_no_advisory_lock_is_taken_outside_the_registry():
 def test_the_source_walk_sees_the_lock_users():
     """The walk above would pass vacuously if it read no files: it reads the modules that take locks."""
     seen = {str(relative) for relative, _ in source_files()}
-    assert {"poverty_registry/audit/trail.py", "claims/services.py", "claims/screening.py",
+    assert {"poverty_registry/audit/trail.py", "claims/settlement/services.py", "claims/supervision/screening.py",
             "enrollment/subsidy_reports.py"} <= seen
 
 

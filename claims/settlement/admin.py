@@ -22,12 +22,13 @@ from poverty_registry.admin_base import (
 )
 from poverty_registry.scoping import region_scope
 
-from . import confirmations, policy_sets, services
-from .forms import ClaimEntryForm, PolicyParamsForm, changed_parameters
-from .models import Claim, Hospital, PolicySet, Settlement
-from .resources import ClaimResource, CountyIncomeResource, HospitalResource, SettlementResource
-from .screening import screen_on_commit
-from .settlement_models import CountyIncome
+from .. import confirmations
+from ..forms import ClaimEntryForm, PolicyParamsForm, changed_parameters
+from ..models import Claim, Hospital, PolicySet, Settlement
+from ..resources import ClaimResource, CountyIncomeResource, HospitalResource, SettlementResource
+from ..supervision.screening import screen_on_commit
+from . import policy_sets, services
+from .models import CountyIncome
 
 
 @admin.register(Hospital)

@@ -4,7 +4,7 @@
 Every query returns `(claim_id, evidence jsonb)` for the claims selected by `{hit}` (a predicate on the
 alias `c`: the year, optionally some persons, and the regions a parameter setting applies to). Rules about
 two claims make the later claim (admission date, then claim number, then id) the hit and list the earlier
-ones in `evidence.claims`. No Django models are imported here; claims.screening runs the queries.
+ones in `evidence.claims`. No Django models are imported here; claims.supervision.screening runs the queries.
 """
 from __future__ import annotations
 
@@ -224,8 +224,8 @@ def describe_params(code: str, params: dict | None) -> str:
 
 
 # ---- queries ------------------------------------------------------------------------------------
-# Each rule's SELECT is a file in claims/sql/rules/. Placeholders: %(year)s, %(year_start)s, %(year_end)s and
-# the rule's own parameters (prefixed p_); the fragments {hit} (the claims that may be hit, alias c),
+# Each rule's SELECT is a file in sql/rules/ beside this module. Placeholders: %(year)s, %(year_start)s,
+# %(year_end)s and the rule's own parameters (prefixed p_); the fragments {hit} (the claims that may be hit, alias c),
 # {persons_e} / {persons_c} (alias e / c narrowed to the persons screened), {groups} (R07) and the "later"
 # order below are filled by rule_query.
 
