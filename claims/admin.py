@@ -11,7 +11,7 @@ from poverty_registry.admin_base import ReadOnlyScopedAdmin, ReferenceImportMixi
 from .forms import SupervisionParamForm, rule_field_name
 from .models import Case, CaseAttachment, CaseEvent, CaseHit, Recovery, ScreeningHit, SupervisionParam
 from .resources import CaseResource, ScreeningHitResource, SupervisionParamResource
-from .rules import PARAM_CHOICES, PARAMETERS, RULES, defaults_of, describe_params
+from .supervision.rules import PARAM_CHOICES, PARAMETERS, RULES, defaults_of, describe_params
 
 # ---- Fund supervision (DOMAIN §7): rule parameters, screening hits, cases ------------------------------------
 
@@ -127,7 +127,7 @@ class CaseAttachmentInline(ReadOnlyInline):
 @admin.register(Case)
 class CaseAdmin(ScopedExportMixin, ReadOnlyScopedAdmin):
     resource_classes = [CaseResource]
-    """Read-only here: cases move only through the supervision pages (the state machine in claims.cases)."""
+    """Read-only here: cases move only through the supervision pages (the state machine in claims.supervision.cases)."""
 
     list_display = ("id", "title", "source", "state", "region", "amount_to_recover", "penalty_amount",
                     "recovered_amount", "opened_by", "opened_at", "page_link")
@@ -143,4 +143,4 @@ class CaseAdmin(ScopedExportMixin, ReadOnlyScopedAdmin):
         return format_html('<a href="{}">办理</a>', url) if url else ""
 
 
-from . import admin_settlement  # noqa: E402,F401 — hospitals, policy sets, claims, settlements
+from .settlement import admin as settlement_admin  # noqa: E402,F401 — hospitals, policy sets, claims, settlements

@@ -12,9 +12,9 @@ class ClaimsConfig(AppConfig):
         from poverty_registry.roles import sync_roles
 
         from .forms import SEGMENTS
-        from .rules import RULE_PARAMS
         from .selectors import home_numbers as settlement_numbers
-        from .supervision_reports import home_numbers as supervision_numbers
+        from .supervision.rules import RULE_PARAMS
+        from .supervision.selectors import home_numbers as supervision_numbers
 
         # the home page's settlement, then supervision numbers
         dashboards.register(settlement_numbers)
@@ -25,5 +25,5 @@ class ClaimsConfig(AppConfig):
         # the audit trail names the policy segments and rule parameters inside the JSON columns in words
         register_value_labels({**SEGMENTS, **RULE_PARAMS})
         # registers the "claims" import kind
-        from . import claim_import  # noqa: F401
-        from .supervision_tasks import screen_nightly  # noqa: F401 — registers the screening tasks with Celery
+        from . import importer  # noqa: F401
+        from .supervision.tasks import screen_nightly  # noqa: F401 — registers the screening tasks with Celery

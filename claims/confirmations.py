@@ -5,8 +5,9 @@ from __future__ import annotations
 from poverty_registry.confirmation import Ask, Fact
 from poverty_registry.models import Region
 
-from . import cases, services
 from .models import Case
+from .settlement import services
+from .supervision import cases
 
 
 def _resettle_facts(year: int, region: Region) -> tuple[list[Fact], str]:

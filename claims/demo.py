@@ -1,5 +1,5 @@
 """Demo settlement data: designated hospitals, county incomes, and claims for some demo persons (COPY), all
-settled through claims.services so `make run` shows real settlement sheets, statistics and warnings."""
+settled through claims.settlement.services so `make run` shows real settlement sheets, statistics and warnings."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,9 +15,9 @@ from poverty_registry.importing import copy_rows
 from poverty_registry.models import Person, Region
 
 from .models import Claim, Hospital
-from .policy import install_defaults
-from .services import settle_person_years
-from .settlement_models import CountyIncome
+from .settlement.models import CountyIncome
+from .settlement.policy_sets import install_defaults
+from .settlement.services import settle_person_years
 
 DIAGNOSES = ("J18.900", "I63.900", "E11.900", "I10.X00", "K80.200", "N18.500", "C34.900", "S72.000", "O80.000")
 # Demo figures, not official statistics: per-capita rural disposable income by county (yuan).

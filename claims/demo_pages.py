@@ -23,7 +23,7 @@ from poverty_registry.models import Household, MatchingRun, Person, PersonCatego
 from poverty_registry.vocab import ASSISTANCE_CATEGORIES, CATEGORIES, DISABILITY_GRADES, POVERTY_STATUSES
 
 from .models import Case, Claim, Hospital, ScreeningHit, ScreeningRun
-from .settlement_models import ResettleRun
+from .settlement.models import ResettleRun
 
 DEMO = "演示数据初始化"  # triggered_by of the demo's runs
 CLAIM_PREFIX = "JGYS"  # claim numbers of the claims planted for the screening rules
@@ -244,7 +244,7 @@ def plant_rule_claims(year: int) -> list[Claim]:
 
 
 def screen_demo_years(years: list[int]) -> ScreeningRun:
-    from .screening_runs import begin, execute
+    from .supervision.screening_runs import begin, execute
 
     run = begin(years, DEMO)
     return execute(run.pk)
@@ -252,7 +252,7 @@ def screen_demo_years(years: list[int]) -> ScreeningRun:
 
 def plant_cases(first, second) -> list[Case]:
     """One case in each state, from planted hits: `first` opens and investigates, `second` reviews."""
-    from . import cases as case_service
+    from .supervision import cases as case_service
 
     hits = {h.rule: h for h in ScreeningHit.objects.filter(claim__claim_no__startswith=CLAIM_PREFIX)
             .select_related("claim__hospital").order_by("id")}
@@ -296,7 +296,7 @@ def seed_supervision(first, second, today: dt.date) -> dict:
     year = demo_year(today)
     planted = 0
     if not Claim.objects.filter(claim_no__startswith=CLAIM_PREFIX).exists():
-        from .services import settle_person_years
+        from .settlement.services import settle_person_years
 
         claims = plant_rule_claims(year)
         settle_person_years({(c.id_number, c.year) for c in claims}, reason="演示数据结算")
@@ -313,8 +313,8 @@ def seed_supervision(first, second, today: dt.date) -> dict:
 def seed_resettlement(user, year: int) -> ResettleRun | None:
     """A policy change (tier 1's ratio in township and county hospitals raised by 2 points) and the year
     re-settled."""
-    from .policy import params_of, policy_for, save_version
-    from .services import REASON_POLICY, resettle_year
+    from .settlement.policy_sets import params_of, policy_for, save_version
+    from .settlement.services import REASON_POLICY, resettle_year
 
     if ResettleRun.objects.exists():
         return None
@@ -331,7 +331,7 @@ def seed_resettlement(user, year: int) -> ResettleRun | None:
 
 def seed_reports(issuers: list[tuple[str, object]], year: int) -> list[SubsidyReport]:
     """Issued (frozen) subsidy reports of the year: one per (region code, issuer)."""
-    from enrollment.reports import NothingToIssue, issue_report
+    from enrollment.subsidy_reports import NothingToIssue, issue_report
 
     if SubsidyReport.objects.exists():
         return []

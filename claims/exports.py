@@ -6,8 +6,8 @@ from __future__ import annotations
 from poverty_registry.workbook import Sheet
 
 from .models import HOSPITAL_LEVELS, VISIT_TYPES
-from .services import TIER_COLUMNS, paid_total
-from .settlement import CATEGORY_NAMES, TIER_NAMES
+from .settlement.engine import CATEGORY_NAMES, TIER_NAMES
+from .settlement.services import TIER_COLUMNS, paid_total
 
 STAT_HEADER = ["分组", "人数", "人次", "医疗总费用", *[TIER_NAMES[c] for c in TIER_COLUMNS], "个人自付", "实际报销比例"]
 

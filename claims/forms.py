@@ -1,6 +1,6 @@
 """Forms of settlement and supervision: the policy set as readable fields over PolicyParams.to_dict()/from_dict
-(errors in Chinese, named by field), a screening rule's parameters as fields declared in claims.rules, and manual
-claim entry (who the patient is, derived fields)."""
+(errors in Chinese, named by field), a screening rule's parameters as fields declared in
+claims.supervision.rules, and manual claim entry (who the patient is, derived fields)."""
 from __future__ import annotations
 
 import typing
@@ -16,9 +16,9 @@ from poverty_registry.scoping import region_scope
 from poverty_registry.vocab import CATEGORY_SPELLINGS, ENROLMENT_STATUSES, HOSPITAL_LEVELS, code_of
 
 from .models import Claim, Hospital, PolicySet, SupervisionParam
-from .rules import CLEANERS, Param, ParamError, defaults_of, validate_params
-from .rules import PARAMETERS as RULE_PARAMETERS
-from .settlement import CATEGORY_NAMES, PolicyParams, SettlementInputError
+from .settlement.engine import CATEGORY_NAMES, PolicyParams, SettlementInputError
+from .supervision.rules import CLEANERS, Param, ParamError, defaults_of, validate_params
+from .supervision.rules import PARAMETERS as RULE_PARAMETERS
 
 # Labels of the path segments of PolicyParams; a full label joins them: "基本医保 · 报销比例 · 县级".
 SEGMENTS = {
@@ -297,7 +297,7 @@ def parse_code_ranges(text: str) -> list[str]:
 
 class SupervisionParamForm(forms.ModelForm):
     """A screening rule's (or the penalty's) parameters as labelled fields, declared once in
-    claims.rules.PARAMETERS; the stored JSON is what validate_params returns, as screening reads it.
+    claims.supervision.rules.PARAMETERS; the stored JSON is what validate_params returns, as screening reads it.
     `rule_code` is the rule being set (the admin sets it per request; a saved row keeps its own)."""
 
     rule_code: str | None = None

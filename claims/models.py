@@ -7,7 +7,7 @@ from poverty_registry.models import CityWideQuerySet, Person, Region, User
 from poverty_registry.scoping import RegionScopedManager
 from poverty_registry.vocab import HOSPITAL_LEVELS, VISIT_TYPES
 
-from .settlement import SETTLED_CATEGORIES, TIER_CODES, TIER_NAMES
+from .settlement.engine import SETTLED_CATEGORIES, TIER_CODES, TIER_NAMES
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -191,7 +191,7 @@ class SettlementDetail(models.Model):
 
 from django.core.exceptions import ValidationError  # noqa: E402
 
-from .rules import PARAM_CHOICES, RULES, SEVERITIES, ParamError, default_severity, validate_params  # noqa: E402
+from .supervision.rules import PARAM_CHOICES, RULES, SEVERITIES, ParamError, default_severity, validate_params  # noqa: E402
 
 RULE_CHOICES = {code: rule.label for code, rule in RULES.items()}
 
@@ -199,7 +199,7 @@ RULE_CHOICES = {code: rule.label for code, rule in RULES.items()}
 class SupervisionParam(models.Model):
     """The parameters and severity of one screening rule (or the penalty multiple) for a region and
     optionally one year. The most specific region wins; a year-specific row beats a row for all years;
-    with no row, the defaults of DOMAIN §7.1 apply (claims.rules)."""
+    with no row, the defaults of DOMAIN §7.1 apply (claims.supervision.rules)."""
 
     code = models.CharField("规则", max_length=10, choices=PARAM_CHOICES.items())
     region = models.ForeignKey(Region, models.PROTECT, verbose_name="适用区划")
@@ -238,7 +238,7 @@ class SupervisionParam(models.Model):
 
 class ScreeningHit(models.Model):
     """One claim hitting one rule (at most once: unique per claim and rule), with the evidence. Written by
-    claims.screening only, set-based; a hit that no longer holds is deleted, or marked resolved when a case
+    claims.supervision.screening only, set-based; a hit that no longer holds is deleted, or marked resolved when a case
     refers to it."""
 
     STATUSES = {"active": "成立", "resolved": "已不成立"}
@@ -278,7 +278,7 @@ class ScreeningRun(models.Model):
     """One screening of whole years (the nightly beat run or a start from the supervision pages): when, who,
     progress and what it found. At most one is running (a partial unique index: the start lock);
     the worker holds locks.SCREENING_NIGHTLY while it runs, so a run a dead worker left is recognisable
-    (claims.screening_runs). Figures only, no personal data: the permission alone decides who sees it."""
+    (claims.supervision.screening_runs). Figures only, no personal data: the permission alone decides who sees it."""
 
     STATUSES = {"running": "筛查中", "finished": "已完成", "failed": "失败"}
 
@@ -321,7 +321,7 @@ class ScreeningRun(models.Model):
 
 class Case(models.Model):
     """A supervision case (DOMAIN §7.2): open → investigating → confirmed / dismissed → recovering → closed.
-    State changes go through claims.cases only (compare-and-set); the audit trail records each of them."""
+    State changes go through claims.supervision.cases only (compare-and-set); the audit trail records each of them."""
 
     SOURCES = {"hit": "筛查疑点", "tip_off": "举报", "flight_inspection": "飞行检查", "petition": "信访"}
     STATES = {"open": "已立案", "investigating": "调查中", "confirmed": "已认定", "dismissed": "已排除",
@@ -480,4 +480,4 @@ class CaseAttachment(models.Model):
 
 
 
-from .settlement_models import CountyIncome, PersonYearTotal, ResettleRun  # noqa: E402,F401
+from .settlement.models import CountyIncome, PersonYearTotal, ResettleRun  # noqa: E402,F401

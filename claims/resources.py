@@ -13,7 +13,7 @@ from poverty_registry.resources import ReferenceResource, ScopedResource, region
 from poverty_registry.vocab import CATEGORIES
 
 from .models import Case, Claim, Hospital, ScreeningHit, Settlement, SupervisionParam
-from .settlement_models import CountyIncome
+from .settlement.models import CountyIncome
 
 
 class ClaimColumns(ScopedResource):

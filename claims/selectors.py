@@ -14,9 +14,9 @@ from enrollment.selectors import FAST_AGGREGATE
 from poverty_registry.models import Region
 
 from .models import HOSPITAL_LEVELS, Claim, Hospital, Settlement
-from .services import TIER_COLUMNS, paid_total
-from .settlement import CATEGORY_NAMES, TIER_NAMES
-from .settlement_models import PersonYearTotal
+from .settlement.engine import CATEGORY_NAMES, TIER_NAMES
+from .settlement.models import PersonYearTotal
+from .settlement.services import TIER_COLUMNS, paid_total
 
 ZERO = Decimal("0.00")
 

@@ -1,4 +1,4 @@
-"""Celery entry points of settlement: thin wrappers over claims.services."""
+"""Celery entry points of settlement: thin wrappers over claims.settlement.services."""
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
@@ -9,7 +9,7 @@ from poverty_registry.audit.trail import audit_context
 @shared_task(name="resettle.year", acks_late=True)  # idempotent: a redelivered run carries on with the chunks not done
 def resettle_year_task(run_id: int) -> str:
     """Split the run into chunks, hand them to RESETTLE_WORKERS workers (this one included)."""
-    from .services import prepare_resettle
+    from .settlement.services import prepare_resettle
 
     _guarded(run_id, prepare_resettle)
     for _ in range(settings.RESETTLE_WORKERS - 1):
@@ -19,7 +19,7 @@ def resettle_year_task(run_id: int) -> str:
 
 @shared_task(name="resettle.chunks", acks_late=True)
 def resettle_chunks_task(run_id: int) -> str:
-    from .services import resettle_chunks
+    from .settlement.services import resettle_chunks
 
     return _guarded(run_id, resettle_chunks).status
 
@@ -30,8 +30,8 @@ def recover_resettle_runs() -> list[int]:
     expired, no chunk in progress); the run carries on with the chunks not done (resettle_year_task)."""
     import datetime as dt
 
-    from .services import abandoned_resettle_runs
-    from .settlement_models import ResettleRun
+    from .settlement.models import ResettleRun
+    from .settlement.services import abandoned_resettle_runs
 
     abandoned = abandoned_resettle_runs(dt.timedelta(seconds=settings.RESETTLE_LEASE_SECONDS))
     note = f"工作进程中断，{timezone.localtime():%m-%d %H:%M} 自动接续未完成的部分"
@@ -42,8 +42,8 @@ def recover_resettle_runs() -> list[int]:
 
 
 def _guarded(run_id: int, work):
-    from .services import fail_run
-    from .settlement_models import ResettleRun
+    from .settlement.models import ResettleRun
+    from .settlement.services import fail_run
 
     run = ResettleRun.objects.select_related("created_by").get(pk=run_id)
     try:

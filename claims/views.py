@@ -1,6 +1,6 @@
 """Settlement pages: the printable settlement sheet (结算单) with old and new versions side by side, the
 §6.7 statistics with charts, the §9 risk warning list, and batch re-settlement with its progress. Thin:
-queries in claims.selectors, writes in claims.services, workbooks in claims.exports; every page scoped."""
+queries in claims.selectors, writes in claims.settlement.services, workbooks in claims.exports; every page scoped."""
 from __future__ import annotations
 
 from django.contrib import messages
@@ -16,10 +16,11 @@ from poverty_registry import access_log, confirmation, workbook
 from poverty_registry.admin_base import shown_id_number
 from poverty_registry.models import Region
 
-from . import confirmations, exports, selectors, services
+from . import confirmations, exports, selectors
 from .filters import YearRegionForm
 from .models import Claim, Settlement
-from .settlement_models import PersonYearTotal, ResettleRun
+from .settlement import services
+from .settlement.models import PersonYearTotal, ResettleRun
 
 
 def _scope(request) -> tuple[YearRegionForm, int, str]:

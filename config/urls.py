@@ -18,6 +18,6 @@ urlpatterns = [
     path("imports/", include("poverty_registry.import_urls")),
     path("matching/", include("poverty_registry.matching.urls")),
     path("enrollment/", include("enrollment.urls")),
-    path("supervision/", include("claims.supervision_urls")),
+    path("supervision/", include("claims.supervision.urls")),
     path("claims/", include("claims.urls")),
 ]

@@ -15,8 +15,8 @@ from poverty_registry.vocab import CATEGORIES
 
 from . import services
 from .models import RULE_KINDS, ChaseEntry, Enrolment, SubsidyLine, SubsidyPolicy, SubsidyReport
-from .policy import check_rules, default_rules
 from .resources import EnrolmentResource, SubsidyLineResource
+from .subsidy_rules import check_rules, default_rules
 
 
 class EnrolmentForm(forms.ModelForm):

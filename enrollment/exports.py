@@ -13,8 +13,8 @@ from poverty_registry.vocab import CATEGORIES
 from poverty_registry.workbook import Sheet, safe_row, save
 
 from .models import SubsidyReport
-from .reports import report_summary
 from .selectors import ChaseItem
+from .subsidy_reports import report_summary
 
 BOLD = Font(bold=True)
 

@@ -93,7 +93,7 @@ class SubsidyPolicy(models.Model):
         return self.rules.get(category) or {"kind": "none", "value": "0", "fund": ""}
 
     def subsidy_for(self, category: str):
-        from .policy import subsidy_amount
+        from .subsidy_rules import subsidy_amount
 
         rule = self.rule(category)
         return subsidy_amount(self.premium, rule["kind"], rule.get("value") or "0")

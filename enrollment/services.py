@@ -11,7 +11,7 @@ from poverty_registry.idnumber import IdNumberError, parse_id_number
 from poverty_registry.models import Person
 
 from .models import CHASE_STATUSES, ChaseEntry, Enrolment, SubsidyPolicy
-from .policy import NATIONAL_PREMIUM, check_rules, default_cutoff, default_rules
+from .subsidy_rules import NATIONAL_PREMIUM, check_rules, default_cutoff, default_rules
 
 DEFAULT_REGION = "4306"  # 岳阳市
 

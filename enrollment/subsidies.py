@@ -28,7 +28,7 @@ from poverty_registry.scoping import RegionScope
 from poverty_registry.vocab import CATEGORIES
 
 from .models import SubsidyLine, SubsidyPolicy, SubsidyRun
-from .policy import CATEGORY_RANK
+from .subsidy_rules import CATEGORY_RANK
 
 
 class NoPolicy(ValueError):

@@ -18,7 +18,7 @@ from poverty_registry.redirects import safe_next
 from poverty_registry.scoping import region_scope
 from poverty_registry.vocab import CATEGORIES
 
-from . import exports, reports, selectors, services
+from . import exports, selectors, services, subsidy_reports
 from .models import CHASE_STATUSES, SubsidyChange, SubsidyReport, SubsidyRun
 from .subsidies import NoPolicy, compute_subsidies
 
@@ -57,7 +57,7 @@ def subsidies(request):
     changes = (SubsidyChange.objects.restrict(request.user, None).filter(run=last_run)
                .select_related("region")[:200] if last_run else [])
     return render(request, "enrollment/subsidies.html", {
-        "year": year, "scope": scope, "region": region, "summary": reports.live_summary(year, scope),
+        "year": year, "scope": scope, "region": region, "summary": subsidy_reports.live_summary(year, scope),
         "categories": CATEGORIES, "last_run": last_run, "changes": changes,
         "issued": SubsidyReport.objects.restrict(request.user).filter(year=year).select_related("issued_by")[:20],
         "may_compute": request.user.has_perm("enrollment.add_subsidyrun"),
@@ -89,21 +89,21 @@ def issue(request):
         messages.error(request, "请选择出具报表的区划")
         return redirect(reverse("enrollment:subsidies"))
     back = f"{reverse('enrollment:subsidies')}?year={year}&region={scope}"
-    preview = reports.issue_preview(year, scope)
+    preview = subsidy_reports.issue_preview(year, scope)
     if preview.lines:  # nothing to freeze: the service says so below, no page to confirm
         ask = _issue_ask(year, region, preview, back)
         if not confirmation.is_confirmed(request, ask):
             return confirmation.confirmation_page(request, ask)
     try:
-        report = reports.issue_report(year, scope, request.user)
-    except reports.NothingToIssue as exc:
+        report = subsidy_reports.issue_report(year, scope, request.user)
+    except subsidy_reports.NothingToIssue as exc:
         messages.error(request, str(exc))
         return redirect(back)
     messages.success(request, f"已出具报表，存根号 {report.serial_no}")
     return redirect("enrollment:report", pk=report.pk)
 
 
-def _issue_ask(year: int, region: Region, preview: reports.IssuePreview, back: str) -> confirmation.Ask:
+def _issue_ask(year: int, region: Region, preview: subsidy_reports.IssuePreview, back: str) -> confirmation.Ask:
     return confirmation.Ask(
         title=f"出具{year}年度资助参保报表",
         facts=[confirmation.Fact("区划", f"{region.full_name}（{region.code}）", "region"),
@@ -125,11 +125,11 @@ def _report(request, pk) -> SubsidyReport:
 @login_required
 def report_detail(request, pk):
     report = _report(request, pk)
-    comparison = reports.compare_with_current(report, limit=500)
+    comparison = subsidy_reports.compare_with_current(report, limit=500)
     access_log.record_list(request, comparison.differences, "enrollment.subsidyreport")
     return render(request, "enrollment/report.html", {
-        "report": report, "summary": reports.report_summary(report), "categories": CATEGORIES,
-        "verified": reports.verify_report(report), "comparison": comparison,
+        "report": report, "summary": subsidy_reports.report_summary(report), "categories": CATEGORIES,
+        "verified": subsidy_reports.verify_report(report), "comparison": comparison,
     })
 
 
@@ -145,7 +145,7 @@ def report_xlsx(request, pk):
 def report_print(request, pk):
     report = _report(request, pk)
     return render(request, "enrollment/report_print.html", {
-        "report": report, "summary": reports.report_summary(report), "categories": CATEGORIES,
+        "report": report, "summary": subsidy_reports.report_summary(report), "categories": CATEGORIES,
         "printed_at": timezone.localtime(),
     })
 

@@ -18,5 +18,5 @@ class PovertyRegistryConfig(AppConfig):
         user_logged_in.connect(record_login, dispatch_uid="audit_record_login")
         # the ledger import kind; the role table's system check; the audit anchors' deploy checks; the audit
         # trail's Celery tasks (outside the autodiscovered tasks.py)
-        from . import ledger_import, roles  # noqa: F401
+        from . import importer, roles  # noqa: F401
         from .audit import checks, tasks  # noqa: F401

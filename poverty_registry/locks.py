@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from django.db import connection
 
-# ---- 63xx settlement (claims.services)
+# ---- 63xx settlement (claims.settlement.services)
 # (SETTLEMENT_BUCKET, year × 64 + bucket): person-years hash into 64 buckets per year; a small settlement
 # holds its buckets shared, a batch chunk or big import exclusively, so chunks and single settlements take turns.
 SETTLEMENT_BUCKET = 6301
@@ -25,7 +25,7 @@ SETTLEMENT_PERSON_YEAR = 6302
 # behaviour is frozen): a test proves the two equal.
 CATEGORY_SPANS = 6401
 # (LEDGER_VILLAGE, hashtext(village code)): held by a ledger confirm to its commit for every village it touches,
-# taken in key order before it counts (poverty_registry.ledger_import): two confirms over the same households run
+# taken in key order before it counts (poverty_registry.importer): two confirms over the same households run
 # one after the other, the second counting what the first wrote.
 LEDGER_VILLAGE = 6402
 
@@ -36,13 +36,13 @@ AUDIT_CHAIN = 7303
 # (SUBSIDY_YEAR, year): one subsidy computation of a year at a time (enrollment.subsidies).
 SUBSIDY_YEAR = 7305
 # (SCREENING_YEAR, year): the nightly screening of a year holds it exclusively, person runs shared
-# (claims.screening), so person runs wait for the year's run rather than interleave with it.
+# (claims.supervision.screening), so person runs wait for the year's run rather than interleave with it.
 SCREENING_YEAR = 7306
 # (SCREENING_PERSON, hashtext(id_number)): two screening runs of one person do not interleave.
 SCREENING_PERSON = 7307
 # SCREENING_NIGHTLY (one key, session try-lock): one nightly screening at a time however often beat fires.
 SCREENING_NIGHTLY = 7308
-# (SUBSIDY_REPORT_SERIAL, year): reports of a year are numbered one at a time (enrollment.reports). It shared
+# (SUBSIDY_REPORT_SERIAL, year): reports of a year are numbered one at a time (enrollment.subsidy_reports). It shared
 # 7306 with the screening's year lock until issue 13: issuing a report waited for the nightly screening.
 SUBSIDY_REPORT_SERIAL = 7309
 

@@ -135,9 +135,9 @@ def test_import_error_workbook_download_is_recorded(client, clerk_a, county_a, s
 @pytest.fixture
 def hits_world(regions, settings, tmp_path):
     """A county supervisor, a duplicate claim (R06) and a case about it with an evidence file."""
-    from claims import cases as service
     from claims.models import ScreeningHit
-    from claims.screening import screen_year
+    from claims.supervision import cases as service
+    from claims.supervision.screening import screen_year
 
     settings.MEDIA_ROOT = tmp_path
     sup = make_staff("jg_a", COUNTY_A, "supervisor")

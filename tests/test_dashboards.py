@@ -33,7 +33,7 @@ def at(date: dt.date) -> dt.datetime:
 def world(regions):
     from claims.models import Case, Claim, Recovery, ScreeningHit, Settlement
     from enrollment.models import Enrolment, SubsidyLine, SubsidyPolicy
-    from enrollment.policy import default_rules
+    from enrollment.subsidy_rules import default_rules
     from poverty_registry.models import MatchingItem, MatchingRun
     from tests.claims.supervision_helpers import hospital
     from tests.conftest import make_staff

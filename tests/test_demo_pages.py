@@ -10,10 +10,10 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from claims.models import Case, Claim, ScreeningHit, ScreeningRun
-from claims.rules import RULES
-from claims.settlement_models import ResettleRun
+from claims.settlement.models import ResettleRun
+from claims.supervision.rules import RULES
 from enrollment.models import SubsidyReport
-from enrollment.reports import verify_report
+from enrollment.subsidy_reports import verify_report
 from poverty_registry.matching.vocab import DIFFERENCES
 from poverty_registry.models import MatchingItem, MatchingRun, Person, User
 

@@ -55,8 +55,8 @@ def test_no_advisory_lock_is_taken_outside_the_registry():
 def test_the_source_walk_sees_the_lock_users():
     """The walk above would pass vacuously if it read no files: it reads the modules that take locks."""
     seen = {str(relative) for relative, _ in source_files()}
-    assert {"poverty_registry/audit/trail.py", "claims/services.py", "claims/screening.py",
-            "enrollment/reports.py"} <= seen
+    assert {"poverty_registry/audit/trail.py", "claims/settlement/services.py", "claims/supervision/screening.py",
+            "enrollment/subsidy_reports.py"} <= seen
 
 
 @pytest.mark.django_db
@@ -85,7 +85,7 @@ def held_by_other(other, *keys) -> bool:
 
 def test_issuing_a_report_does_not_wait_for_the_years_screening(db, other_session, county_a):
     """Both once locked (7306, year): a report of 2025 waited for the nightly screening of 2025."""
-    from enrollment.reports import NothingToIssue, issue_report
+    from enrollment.subsidy_reports import NothingToIssue, issue_report
 
     other_session.execute("BEGIN")
     other_session.execute("SELECT pg_advisory_xact_lock(%s, %s)", [locks.SCREENING_YEAR, 2025])

@@ -100,9 +100,9 @@ def demo(regions, client, tmp_path, settings, county_a):
     role changes (the M2M table) and a login."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from claims import cases
     from claims.models import Case
-    from claims.services import start_resettle
+    from claims.settlement.services import start_resettle
+    from claims.supervision import cases
     from poverty_registry.matching import run as matching
     from tests.matching.scenario import RUN_DATE, plant_everything
 

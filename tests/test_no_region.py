@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from claims.claim_import import COLUMNS as CLAIM_COLUMNS
+from claims.importer import COLUMNS as CLAIM_COLUMNS
 from enrollment.importer import COLUMNS as ENROLMENT_COLUMNS
 from poverty_registry import importing
 from poverty_registry.auth import NO_REGION_LOGIN

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from claims.models import Hospital, SupervisionParam
-from claims.settlement_models import CountyIncome
+from claims.settlement.models import CountyIncome
 from poverty_registry.models import AuditRecord
 from poverty_registry.resources import OUTSIDE_REGION
 from tests.conftest import COUNTY_A, TOWNSHIP_A, TOWNSHIP_B, make_staff

@@ -55,8 +55,8 @@ def test_every_sql_file_loads_and_names_real_tables(path):
 
 
 def test_the_loader_reads_a_file_once_by_module_and_name():
-    first = sql.load("claims.services", "settlement_claims")
-    assert sql.load("claims.services", "settlement_claims") is first
+    first = sql.load("claims.settlement.services", "settlement_claims")
+    assert sql.load("claims.settlement.services", "settlement_claims") is first
     assert f"FROM {sql.table('claim')} c" in first and "{" not in first
 
 

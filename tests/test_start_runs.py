@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from claims import screening_runs
 from claims.models import Claim, Hospital, ScreeningHit, ScreeningRun
+from claims.supervision import screening_runs
 from poverty_registry.background import BACKGROUND_UNAVAILABLE
 from poverty_registry.models import MatchingItem, MatchingRun
 from tests.conftest import VILLAGE_A, make_person

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from claims import settlement
-from claims.claim_import import COLUMNS as CLAIM_COLUMNS
+from claims.importer import COLUMNS as CLAIM_COLUMNS
 from claims.models import Claim
+from claims.settlement import engine as settlement
 from enrollment.models import Enrolment
 from poverty_registry import importing, vocab
 from poverty_registry.matching import sources

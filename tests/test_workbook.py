@@ -12,8 +12,8 @@ import pytest
 from django.test import RequestFactory
 from django.urls import reverse
 
-from enrollment.reports import issue_report
 from enrollment.subsidies import compute_subsidies
+from enrollment.subsidy_reports import issue_report
 from poverty_registry import importing, workbook
 from poverty_registry.models import AccessRecord
 from tests.claims.supervision_helpers import claim, hospital

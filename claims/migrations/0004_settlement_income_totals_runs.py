@@ -11,7 +11,7 @@ DEFAULT_YEARS = range(2020, 2027)
 
 def load_default_policies(apps, schema_editor):
     """DOMAIN §6.4 defaults as version 1 of the demo city's policy set for 2020–2026 (kept if present)."""
-    from claims.settlement import DEFAULT_POLICY
+    from claims.settlement.engine import DEFAULT_POLICY
 
     Region = apps.get_model("poverty_registry", "Region")
     PolicySet = apps.get_model("claims", "PolicySet")

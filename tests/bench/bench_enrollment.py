@@ -93,7 +93,7 @@ def orm_peer_seconds(sample: int) -> float:
     from django.utils import timezone
 
     from enrollment.models import Enrolment, SubsidyLine, SubsidyPolicy
-    from enrollment.policy import most_favourable
+    from enrollment.subsidy_rules import most_favourable
     from poverty_registry.models import Person
 
     policy = SubsidyPolicy.objects.get(year=YEAR, in_force=True)

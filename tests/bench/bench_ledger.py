@@ -87,12 +87,12 @@ def ours(data: bytes, filename: str, user):
     keeps its data between runs) or in this process."""
     from django.core.cache import cache
 
-    from poverty_registry import ledger_import
+    from poverty_registry import importer
     from poverty_registry.audit.trail import audit_context, spread_journal
-    from poverty_registry.ledger_import import LEDGER
+    from poverty_registry.importer import LEDGER
 
     cache.clear()
-    ledger_import._last_parse.clear()
+    importer._last_parse.clear()
     analyze_ledger()
 
     def preview_and_commit():

@@ -182,7 +182,7 @@ class PerClaimScreen:
     and the claim's diagnosis group, then check the nine rules with the default parameters."""
 
     def __init__(self, cursor):
-        from claims.rules import RULES, validate_params
+        from claims.supervision.rules import RULES, validate_params
 
         self.cursor = cursor
         self.params = {code: validate_params(code, {}) for code in RULES}
@@ -283,7 +283,7 @@ def _arriving_p95(samples: int) -> float:
     from django.db import connection
 
     from claims.models import Claim
-    from claims.screening import screen_claim
+    from claims.supervision.screening import screen_claim
 
     rng = random.Random(11)
     cursor = connection.cursor()
@@ -305,7 +305,7 @@ def _arriving_p95(samples: int) -> float:
 def run() -> list[Entry]:
     from django.db import connection
 
-    from claims.screening import screen_year
+    from claims.supervision.screening import screen_year
     from poverty_registry.audit.trail import audit_context
 
     claims = int(os.environ.get("BENCH_SCREEN_CLAIMS", "1000000"))

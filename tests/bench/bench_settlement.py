@@ -102,7 +102,7 @@ def _copy(connection, model, columns, rows):
 
 def _resettle(reason: str):
     """Start the batch Celery job (claims.tasks) and wait until its run is done."""
-    from claims.settlement_models import ResettleRun
+    from claims.settlement.models import ResettleRun
     from claims.tasks import resettle_year_task
 
     run = ResettleRun.objects.create(year=YEAR, region_id="4306", reason=reason)
@@ -117,8 +117,8 @@ def _resettle(reason: str):
 
 
 def _change_policy(special_insurance_ratio: str) -> None:
-    from claims.policy import params_of, policy_for, save_version
-    from claims.settlement import PolicyParams
+    from claims.settlement.engine import PolicyParams
+    from claims.settlement.policy_sets import params_of, policy_for, save_version
 
     base = policy_for(YEAR, "4306")
     params = params_of(base).to_dict()
@@ -131,8 +131,8 @@ def _orm_loop(limit: int) -> int:
     """The straightforward way: for each claim in settlement order, load it and its person through the ORM,
     compute with the engine (year-to-date kept per person), save the old version and the new one."""
     from claims.models import Claim, Settlement, SettlementDetail
-    from claims.policy import params_of, policy_for
-    from claims.settlement import CategorySpan, ClaimFacts, PersonFacts, YearToDate, settle_claim
+    from claims.settlement.engine import CategorySpan, ClaimFacts, PersonFacts, YearToDate, settle_claim
+    from claims.settlement.policy_sets import params_of, policy_for
     from enrollment.models import Enrolment
     from poverty_registry.models import Person, PersonCategory
 
@@ -168,7 +168,7 @@ def _orm_loop(limit: int) -> int:
 def _arrivals(numbers: list[tuple[str, str]], count: int) -> list[float]:
     """A new claim for a random person, saved; then the time to settle it (its person-year), committed."""
     from claims.models import Claim, Hospital
-    from claims.services import settle_claims
+    from claims.settlement.services import settle_claims
 
     rng = random.Random(9)
     where = Hospital.objects.filter(level="county").first()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from claims.claim_import import COLUMNS
+from claims.importer import COLUMNS
 from claims.models import PolicySet, Settlement
 from tests.browser.conftest import log_in
 from tests.claims.settlement_helpers import category, enrol, policies  # noqa: F401

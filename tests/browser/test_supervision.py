@@ -16,7 +16,7 @@ def log_out(page) -> None:
 
 
 def test_case_from_hit_to_recovery(page, regions, screenshots):
-    from claims.screening import screen_year
+    from claims.supervision.screening import screen_year
     from tests.claims.supervision_helpers import claim, hospital
 
     make_staff("jg_one", COUNTY_A, "supervisor")

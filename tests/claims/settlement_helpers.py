@@ -11,7 +11,7 @@ import pytest
 def policies(regions):
     """The §6.4 defaults in force for the demo city, 2020–2026 (the data migration's rows, or new ones after
     a transactional test emptied the tables)."""
-    from claims.policy import install_defaults
+    from claims.settlement.policy_sets import install_defaults
 
     install_defaults()
     from claims.models import PolicySet

@@ -13,7 +13,7 @@ def hospital_sample(village):
 
 def policyset_sample(village):
     from claims.models import PolicySet
-    from claims.settlement import DEFAULT_POLICY
+    from claims.settlement.engine import DEFAULT_POLICY
 
     return PolicySet.objects.create(code=f"S-{village}", year=2030, region_id=village[:9], version=1,
                                     params=DEFAULT_POLICY.to_dict())
@@ -33,8 +33,8 @@ def claim_sample(village):
 
 def settlement_sample(village):
     from claims.models import Settlement
-    from claims.policy import install_defaults
-    from claims.services import settle_claims
+    from claims.settlement.policy_sets import install_defaults
+    from claims.settlement.services import settle_claims
 
     install_defaults()
     claim = claim_sample(village)

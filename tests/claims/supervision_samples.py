@@ -62,7 +62,7 @@ def recovery_sample(village):
 def case_attachment_sample(village):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from claims.cases import add_attachment
+    from claims.supervision.cases import add_attachment
 
     case = case_sample(village)
     return add_attachment(case, case.opened_by, SimpleUploadedFile("证据样本.txt", b"evidence " + village.encode()))

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from claims import cases as service
 from claims.models import Case, ScreeningHit
-from claims.screening import screen_year
+from claims.supervision import cases as service
+from claims.supervision.screening import screen_year
 from tests.claims.supervision_helpers import claim, hospital
 from tests.confirming import confirmation_of
 from tests.conftest import COUNTY_A, VILLAGE_A, make_person, make_staff

@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from claims import cases as service
-from claims.cases import CaseError
 from claims.models import Case, CaseEvent, ScreeningHit, SupervisionParam
-from claims.screening import screen_year
+from claims.supervision import cases as service
+from claims.supervision.cases import CaseError
+from claims.supervision.screening import screen_year
 from poverty_registry.models import AuditRecord
 from tests.claims.supervision_helpers import claim, hospital
 from tests.conftest import COUNTY_A, VILLAGE_A, make_person, make_staff

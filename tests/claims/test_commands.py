@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from claims.models import PolicySet, Settlement
-from claims.settlement import DEFAULT_POLICY
+from claims.settlement.engine import DEFAULT_POLICY
 from tests.claims.settlement_helpers import category, claim, enrol, policies  # noqa: F401
 from tests.conftest import VILLAGE_A, make_person
 

@@ -1,4 +1,4 @@
-"""The hospitals' claim file (claims.claim_import) through the import framework and `import_claims --json`:
+"""The hospitals' claim file (claims.importer) through the import framework and `import_claims --json`:
 exact counts, Chinese errors with row and column, hospitals created, re-sent claims, settlement after import."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from claims.claim_import import COLUMNS
+from claims.importer import COLUMNS
 from claims.models import Claim, Hospital, Settlement
 from poverty_registry import importing
 from poverty_registry.scoping import SERVER_COMMAND

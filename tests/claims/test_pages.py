@@ -9,9 +9,9 @@ import openpyxl
 import pytest
 from django.urls import reverse
 
-from claims.policy import params_of, save_version
-from claims.services import resettle_year, settle_claims, start_resettle
-from claims.settlement import PolicyParams
+from claims.settlement.engine import PolicyParams
+from claims.settlement.policy_sets import params_of, save_version
+from claims.settlement.services import resettle_year, settle_claims, start_resettle
 from tests.claims.settlement_helpers import category, claim, enrol, policies  # noqa: F401
 from tests.confirming import post_confirmed
 from tests.conftest import VILLAGE_A, make_person

@@ -8,10 +8,10 @@ from django.urls import reverse
 
 from claims.forms import PolicyParamsForm, field_name
 from claims.models import PolicySet, Settlement
-from claims.services import resettle_preview, settle_claims
-from claims.settlement_models import ResettleRun
+from claims.settlement.models import ResettleRun
+from claims.settlement.services import resettle_preview, settle_claims
 from tests.claims.settlement_helpers import category, claim, enrol, policies  # noqa: F401
-from tests.claims.test_policy import form_data
+from tests.claims.test_policy_sets import form_data
 from tests.confirming import confirmation_of
 from tests.conftest import VILLAGE_A, VILLAGE_B, make_person
 

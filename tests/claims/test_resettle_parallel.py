@@ -24,8 +24,8 @@ def _persons_with_claims(count: int) -> list:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_share_out_the_chunks(regions, policies):  # noqa: F811
-    from claims.services import prepare_resettle, resettle_chunks
-    from claims.settlement_models import ResettleRun
+    from claims.settlement.models import ResettleRun
+    from claims.settlement.services import prepare_resettle, resettle_chunks
 
     _persons_with_claims(12)
     run = ResettleRun.objects.create(year=2024, region_id="4306", reason="首次结算")
@@ -58,8 +58,8 @@ def test_the_celery_job_fans_out_and_finishes(regions, policies, celery_worker_p
     """The worker's RESETTLE_WORKERS (its core count) tasks share the chunks; the solo pool runs them in turn."""
     import time
 
-    from claims.services import start_resettle
-    from claims.settlement_models import ResettleRun
+    from claims.settlement.models import ResettleRun
+    from claims.settlement.services import start_resettle
 
     _persons_with_claims(5)
     from django.db import transaction

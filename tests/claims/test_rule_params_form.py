@@ -1,5 +1,5 @@
 """Screening rule parameters (基金监管规则参数) as labelled fields: every parameter declared once in
-claims.rules.PARAMETERS has a field with label, unit, bounds and a Chinese explanation; out-of-bounds values
+claims.supervision.rules.PARAMETERS has a field with label, unit, bounds and a Chinese explanation; out-of-bounds values
 are refused in Chinese; a saved form stores the JSON the rules read, and screening uses it."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from claims.forms import rule_field_name
 from claims.models import ScreeningHit, SupervisionParam
-from claims.rules import PARAM_CHOICES, PARAMETERS, defaults_of, validate_params
-from claims.screening import effective_setting, screen_year
+from claims.supervision.rules import PARAM_CHOICES, PARAMETERS, defaults_of, validate_params
+from claims.supervision.screening import effective_setting, screen_year
 from tests.claims.supervision_helpers import claim
 from tests.conftest import CITY, COUNTY_A, VILLAGE_A, make_person, make_staff
 

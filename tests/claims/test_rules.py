@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from claims.screening import screen_year
+from claims.supervision.screening import screen_year
 from tests.claims.supervision_helpers import claim, day, enrol, hits_of, hospital, id_number
 from tests.conftest import VILLAGE_A, make_person
 

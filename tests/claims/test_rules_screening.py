@@ -12,8 +12,14 @@ from django.core.management import call_command
 from django.db import connection
 
 from claims.models import ScreeningHit, SupervisionParam
-from claims.rules import RULES
-from claims.screening import screen_claim, screen_claims_of_person, screen_on_commit, screen_persons, screen_year
+from claims.supervision.rules import RULES
+from claims.supervision.screening import (
+    screen_claim,
+    screen_claims_of_person,
+    screen_on_commit,
+    screen_persons,
+    screen_year,
+)
 from tests.bench.bench_screening import python_screen_year
 from tests.claims.supervision_helpers import claim, enrol, hits_of, hospital, id_number
 from tests.conftest import COUNTY_A, VILLAGE_A, VILLAGE_B, make_person

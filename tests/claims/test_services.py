@@ -1,4 +1,4 @@
-"""Settlement through the database (claims.services): the §6.5 example, versions, late claims, unenrolled,
+"""Settlement through the database (claims.settlement.services): the §6.5 example, versions, late claims, unenrolled,
 parameter changes, the year-to-date totals behind the §9 warning list."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from claims.models import Claim, Settlement
-from claims.services import REASON_FIRST, REASON_LATE_CLAIM, REASON_POLICY, settle_claims
+from claims.settlement.services import REASON_FIRST, REASON_LATE_CLAIM, REASON_POLICY, settle_claims
 from tests.claims.settlement_helpers import amounts, category, claim, current, enrol, policies  # noqa: F401
 from tests.conftest import VILLAGE_A, make_person
 
@@ -85,20 +85,20 @@ def test_late_claim_resettles_the_year_and_keeps_old_versions(dibao):
 
 
 def test_parameter_change_writes_new_versions_with_the_new_policy(dibao, policies):  # noqa: F811
-    from claims.policy import params_of, save_version
+    from claims.settlement.policy_sets import params_of, save_version
 
     c = claim(dibao)
     settle_claims([c.pk])
     base = policies[2024]
     params = params_of(base).to_dict()
     params["special_insurance"]["ratio"] = "0.50"
-    from claims.settlement import PolicyParams
+    from claims.settlement.engine import PolicyParams
 
     new_policy = save_version(2024, base.region, PolicyParams.from_dict(params), note="特惠保提至50%")
     base.refresh_from_db()
     assert (base.in_force, new_policy.in_force, new_policy.version, new_policy.code) == \
         (False, True, 2, "4306-2024-v2")
-    from claims.services import resettle_year, start_resettle
+    from claims.settlement.services import resettle_year, start_resettle
 
     run = start_resettle(2024, "4306", policy=new_policy)
     run = resettle_year(run.pk)
@@ -113,8 +113,8 @@ def test_parameter_change_writes_new_versions_with_the_new_policy(dibao, policie
 
 
 def test_county_policy_wins_over_the_city_one(dibao, policies):  # noqa: F811
-    from claims.policy import params_of, policy_for, save_version
-    from claims.settlement import PolicyParams
+    from claims.settlement.engine import PolicyParams
+    from claims.settlement.policy_sets import params_of, policy_for, save_version
     from poverty_registry.models import Region
 
     params = params_of(policies[2024]).to_dict()
@@ -157,9 +157,9 @@ def test_claim_without_policy_stays_unsettled(regions):
 
 
 def test_a_crashed_batch_resumes_where_it_stopped(regions, policies, monkeypatch):  # noqa: F811
-    import claims.services as services
-    from claims.services import resettle_year
-    from claims.settlement_models import ResettleRun
+    import claims.settlement.services as services
+    from claims.settlement.models import ResettleRun
+    from claims.settlement.services import resettle_year
 
     persons = [make_person(VILLAGE_A, seq=60 + i, name=f"批量{i}") for i in range(3)]
     for p in persons:
@@ -189,7 +189,7 @@ def test_a_crashed_batch_resumes_where_it_stopped(regions, policies, monkeypatch
 
 def test_a_large_batch_goes_through_the_staging_table(regions, policies):  # noqa: F811
     from claims.models import PersonYearTotal
-    from claims.services import SMALL_WRITE, settle_person_years
+    from claims.settlement.services import SMALL_WRITE, settle_person_years
 
     persons = [make_person(VILLAGE_A, seq=100 + i, name=f"大批{i}") for i in range(SMALL_WRITE + 6)]
     for p in persons:

@@ -1,4 +1,4 @@
-"""The settlement engine (claims.settlement) against DOMAIN.md §6 and §9: hand-computed cases and properties.
+"""The settlement engine (claims.settlement.engine) against DOMAIN.md §6 and §9: hand-computed cases and properties.
 
 Every expected amount below was worked out by hand from the §6.4 defaults; the comment above each case
 shows the arithmetic (S = remaining self-pay, Sc = its covered part, A = the year's accumulation).
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claims.settlement import (
+from claims.settlement.engine import (
     CITY,
     COUNTY,
     DEFAULT_POLICY,

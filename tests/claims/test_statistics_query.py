@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from claims.models import Settlement
 from claims.selectors import current_settlements, statistics
-from claims.services import settle_claims
+from claims.settlement.services import settle_claims
 from tests.claims.settlement_helpers import category, claim, enrol, hospital, policies  # noqa: F401
 from tests.conftest import VILLAGE_A, VILLAGE_B, make_person
 

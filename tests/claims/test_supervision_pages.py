@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from claims import cases as service
 from claims.models import Case, ScreeningHit
-from claims.screening import screen_year
+from claims.supervision import cases as service
+from claims.supervision.screening import screen_year
 from tests.claims.supervision_helpers import claim, hospital
 from tests.confirming import post_confirmed
 from tests.conftest import COUNTY_A, VILLAGE_A, VILLAGE_B, make_person, make_staff
@@ -174,7 +174,7 @@ def test_home_page_numbers_and_links(client, world):
 
 
 def test_claim_page_links_the_settlement_sheet_when_it_exists(client, world):
-    from claims.supervision_views import settlement_sheet_url
+    from claims.supervision.views import settlement_sheet_url
 
     hit = ScreeningHit.objects.get(region_id=VILLAGE_A)
     client.force_login(world["a"])

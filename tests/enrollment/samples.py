@@ -9,7 +9,7 @@ from tests.conftest import make_person
 
 def _policy(village):
     from enrollment.models import SubsidyPolicy
-    from enrollment.policy import default_rules
+    from enrollment.subsidy_rules import default_rules
 
     return SubsidyPolicy.objects.create(year=2030, region_id=village[:9], premium=Decimal("400"),
                                         cutoff_date=dt.date(2029, 12, 31), rules=default_rules())

@@ -11,7 +11,7 @@ from poverty_registry.models import Region
 from tests.confirming import confirmation_of
 from tests.conftest import VILLAGE_A
 from tests.enrollment.conftest import categorised, enrol
-from tests.enrollment.test_reports import TOWNSHIP_A2_VILLAGE, Y, computed  # noqa: F401
+from tests.enrollment.test_subsidy_reports import TOWNSHIP_A2_VILLAGE, Y, computed  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 URL = reverse("enrollment:issue")

@@ -21,8 +21,8 @@ VILLAGE_A2 = "430621100202"
 
 @pytest.fixture
 def ledger(regions, policies):
-    from enrollment.policy import default_rules
     from enrollment.services import issue_policy_version
+    from enrollment.subsidy_rules import default_rules
 
     if YEAR > 2025:  # the defaults stop at 2025
         issue_policy_version(year=YEAR, region_code="4306", premium="400", cutoff_date=None, rules=default_rules())

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from django.urls import reverse
 
-from claims.claim_import import COLUMNS as CLAIM_COLUMNS
+from claims.importer import COLUMNS as CLAIM_COLUMNS
 from poverty_registry import importing
 from poverty_registry.models import ImportRun
 from tests.claims.settlement_helpers import category, enrol, policies  # noqa: F401

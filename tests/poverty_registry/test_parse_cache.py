@@ -1,4 +1,4 @@
-"""The ledger's parse cache (poverty_registry.ledger_import): its key names the pickle's format, and an entry
+"""The ledger's parse cache (poverty_registry.importer): its key names the pickle's format, and an entry
 that cannot be read — another format, another type, fields missing, bytes that do not unpickle — is a miss:
 the file is parsed again and the entry replaced, never an error for the clerk."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pickle
 import pytest
 from django.core.cache import cache
 
-from poverty_registry import ledger_import
+from poverty_registry import importer
 from poverty_registry.ledger_file import LedgerParse, parse_ledger
 from tests.conftest import VILLAGE_A
 from tests.poverty_registry.ledger_builders import ledger_xlsx, row
@@ -20,42 +20,42 @@ VILLAGES = {VILLAGE_A}
 
 @pytest.fixture
 def upload():
-    ledger_import._last_parse.clear()  # the in-process copy would answer before Redis
+    importer._last_parse.clear()  # the in-process copy would answer before Redis
     data = ledger_xlsx([row(f"{VILLAGE_A}70001", "缓存甲", 701, VILLAGE_A),
                         row(f"{VILLAGE_A}70001", "缓存乙", 702, VILLAGE_A, relation="配偶")])
-    key = ledger_import.parse_key(data, "台账.xlsx", VILLAGES, TODAY)
+    key = importer.parse_key(data, "台账.xlsx", VILLAGES, TODAY)
     yield data, key
     cache.delete(key)
-    ledger_import._last_parse.clear()
+    importer._last_parse.clear()
 
 
 def _parse(data):
-    ledger_import._last_parse.clear()
-    return ledger_import.cached_parse(data, "台账.xlsx", VILLAGES, TODAY)
+    importer._last_parse.clear()
+    return importer.cached_parse(data, "台账.xlsx", VILLAGES, TODAY)
 
 
 def test_key_names_the_format(upload, monkeypatch):
     data, key = upload
-    assert f":v{ledger_import.PARSE_FORMAT}:" in key
-    monkeypatch.setattr(ledger_import, "PARSE_FORMAT", ledger_import.PARSE_FORMAT + 1)
-    assert ledger_import.parse_key(data, "台账.xlsx", VILLAGES, TODAY) != key
+    assert f":v{importer.PARSE_FORMAT}:" in key
+    monkeypatch.setattr(importer, "PARSE_FORMAT", importer.PARSE_FORMAT + 1)
+    assert importer.parse_key(data, "台账.xlsx", VILLAGES, TODAY) != key
 
 
 def test_an_entry_of_the_current_format_is_read(upload, monkeypatch):
     data, key = upload
     cache.set(key, parse_ledger(data, "台账.xlsx", allowed_villages=VILLAGES, today=TODAY))
-    monkeypatch.setattr(ledger_import, "parse_ledger", _must_not_parse)
+    monkeypatch.setattr(importer, "parse_ledger", _must_not_parse)
     parse, store = _parse(data)
     assert [r.name for r in parse.accepted] == ["缓存甲", "缓存乙"]
-    assert store is ledger_import._nothing_to_store
+    assert store is importer._nothing_to_store
 
 
 def test_an_entry_of_another_format_is_not_read(upload, monkeypatch):
     data, key = upload
     cache.set(key, parse_ledger(data, "台账.xlsx", allowed_villages=VILLAGES, today=TODAY))
-    monkeypatch.setattr(ledger_import, "PARSE_FORMAT", ledger_import.PARSE_FORMAT + 1)
+    monkeypatch.setattr(importer, "PARSE_FORMAT", importer.PARSE_FORMAT + 1)
     parse, store = _parse(data)
-    assert store is not ledger_import._nothing_to_store  # parsed again, to be stored under the new key
+    assert store is not importer._nothing_to_store  # parsed again, to be stored under the new key
 
 
 def _must_not_parse(*args, **kwargs):
@@ -97,7 +97,7 @@ def test_an_unreadable_entry_is_a_miss(entry, upload, caplog):
         _raw_bytes(key, pickle.dumps(Stale()))
     parse, store = _parse(data)
     assert parse.accepted == fresh.accepted and parse.errors == fresh.errors
-    assert store is not ledger_import._nothing_to_store
+    assert store is not importer._nothing_to_store
     assert "重新解析文件" in caplog.text
-    ledger_import._store_parse(key, parse)  # the new parse replaces the unreadable entry
-    assert ledger_import._cached(key).accepted == fresh.accepted
+    importer._store_parse(key, parse)  # the new parse replaces the unreadable entry
+    assert importer._cached(key).accepted == fresh.accepted

@@ -148,7 +148,7 @@ def _recover_matching(tmp_path, settings, **_):
 
 
 def _resettle_run(**fields):
-    from claims.settlement_models import ResettleRun
+    from claims.settlement.models import ResettleRun
     from tests.claims.test_resettle_parallel import _persons_with_claims
 
     _persons_with_claims(3)
@@ -162,7 +162,7 @@ def _resettle(**_):
 
 @case("resettle.chunks")
 def _resettle_chunks(**_):
-    from claims.services import prepare_resettle
+    from claims.settlement.services import prepare_resettle
 
     run = _resettle_run()
     prepare_resettle(run.pk, chunk_persons=1)

@@ -12,8 +12,8 @@ from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from claims import cases as service
 from claims.models import CaseAttachment, CaseEvent
+from claims.supervision import cases as service
 from tests.claims.test_cases import hit, staff  # noqa: F401
 from tests.reliability.audit_check import assert_audit_verifies
 

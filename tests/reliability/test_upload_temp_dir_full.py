@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from claims import cases as service
 from claims.models import CaseAttachment
+from claims.supervision import cases as service
 from poverty_registry.models import ImportFile, ImportRun
 from poverty_registry.uploads import UPLOAD_NOT_STORED
 from tests.claims.test_cases import hit, staff  # noqa: F401

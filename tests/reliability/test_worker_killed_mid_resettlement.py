@@ -42,7 +42,7 @@ def blocker():
 
 def _last_bucket_claim() -> int:
     """A claim of the person-years settled last (the chunks go in bucket order)."""
-    from claims.services import BUCKET_SQL, LOCK_BUCKETS
+    from claims.settlement.services import BUCKET_SQL, LOCK_BUCKETS
 
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM claims_claim ORDER BY {BUCKET_SQL.format('id_number')} DESC, id LIMIT 1",
@@ -59,8 +59,8 @@ def _chunk_waits_on_lock() -> bool:
 
 def test_worker_killed_mid_resettlement_is_resumed_by_its_lease(regions, policies, workers, blocker,  # noqa: F811
                                                                  settings, monkeypatch):
-    from claims.services import abandoned_resettle_runs, resettle_year, start_resettle
-    from claims.settlement_models import ResettleRun
+    from claims.settlement.models import ResettleRun
+    from claims.settlement.services import abandoned_resettle_runs, resettle_year, start_resettle
     from claims.tasks import recover_resettle_runs
 
     _persons_with_claims(6)

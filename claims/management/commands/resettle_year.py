@@ -3,8 +3,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.services import REASON_POLICY, resettle_year
-from claims.settlement_models import ResettleRun
+from claims.settlement.models import ResettleRun
+from claims.settlement.services import REASON_POLICY, resettle_year
 from poverty_registry.audit.trail import audit_context
 from poverty_registry.models import Region
 

@@ -5,8 +5,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from claims.rules import RULES
-from claims.screening import screen_year
+from claims.supervision.rules import RULES
+from claims.supervision.screening import screen_year
 from poverty_registry.audit.trail import audit_context
 
 

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
-from claims.policy import params_for_code
-from claims.settlement import SettlementInputError, settle_document
+from claims.settlement.engine import SettlementInputError, settle_document
+from claims.settlement.policy_sets import params_for_code
 
 
 def _policy_for(doc):

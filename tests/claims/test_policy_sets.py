@@ -1,5 +1,5 @@
-"""Policy sets (claims.policy, claims.forms, the admin): most specific region wins, every save a new version,
-a readable form whose errors are in Chinese, a county's edit of the city policy becomes the county's own."""
+"""Policy sets (claims.settlement.policy_sets, claims.forms, the admin): most specific region wins, every save a new
+version, a readable form whose errors are in Chinese, a county's edit of the city policy becomes the county's own."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from claims.forms import PolicyParamsForm, field_name, parse_bands
 from claims.models import PolicySet
-from claims.policy import policies_for, policy_for, region_chain
-from claims.settlement import DEFAULT_POLICY
+from claims.settlement.engine import DEFAULT_POLICY
+from claims.settlement.policy_sets import policies_for, policy_for, region_chain
 from tests.claims.settlement_helpers import policies  # noqa: F401
 from tests.confirming import post_confirmed
 

@@ -1,5 +1,5 @@
 """Celery entry points of fund supervision: the nightly screening over the year (beat) and the screening of
-persons whose claims just arrived. Thin wrappers over claims.screening."""
+persons whose claims just arrived. Thin wrappers over claims.supervision.screening."""
 from __future__ import annotations
 
 import logging

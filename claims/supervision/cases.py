@@ -22,7 +22,7 @@ from django.utils import timezone
 from poverty_registry.idnumber import mask_id_number
 from poverty_registry.scoping import region_scope
 
-from .models import Case, CaseAttachment, CaseEvent, CaseHit, Recovery, ScreeningHit
+from ..models import Case, CaseAttachment, CaseEvent, CaseHit, Recovery, ScreeningHit
 from .rules import RULES
 from .screening import penalty_range
 

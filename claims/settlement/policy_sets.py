@@ -11,9 +11,9 @@ from django.db.models.functions import Length
 
 from poverty_registry.models import Region
 
-from .models import PolicySet
-from .settlement import DEFAULT_POLICY, PolicyParams, SettlementInputError
-from .settlement_models import CountyIncome
+from ..models import PolicySet
+from .engine import DEFAULT_POLICY, PolicyParams, SettlementInputError
+from .models import CountyIncome
 
 _PARAMS_CACHE: dict[tuple[int, str], PolicyParams] = {}
 

@@ -3,7 +3,7 @@
 Rows are checked in Python (clear Chinese errors, each with its row and column), then written set-based in
 one transaction: hospitals upserted from the file's code/name/level, claims COPYed into a staging table and
 upserted on (hospital, claim_no) — a re-sent claim replaces the old one only while it is unsettled — and
-the affected person-years settled in one batch (claims.services).
+the affected person-years settled in one batch (claims.settlement.services).
 """
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ from poverty_registry.vocab import (
     code_of,
 )
 
-from .screening import screen_on_commit
-from .services import REASON_LATE_CLAIM, settle_person_years
+from .settlement.services import REASON_LATE_CLAIM, settle_person_years
+from .supervision.screening import screen_on_commit
 
 COLUMNS = {
     "claim_no": "结算单号", "hospital_code": "医疗机构编码", "hospital_name": "医疗机构名称",

@@ -10,8 +10,8 @@ from django.utils import timezone
 from poverty_registry.models import Person, Region, User
 from poverty_registry.scoping import RegionScopedManager
 
-from .models import MONEY, PolicySet
-from .settlement import CATEGORY_NAMES, SETTLED_CATEGORIES
+from ..models import MONEY, PolicySet
+from .engine import CATEGORY_NAMES, SETTLED_CATEGORIES
 
 
 class CountyIncome(models.Model):
@@ -83,7 +83,7 @@ class ResettleRun(models.Model):
     The persons are split into chunks (ResettleChunk) that workers take in parallel; each chunk commits
     with its results, so a crashed run continues with the chunks not done and never settles a person twice.
     Each chunk refreshes `heartbeat_at`; beat's `resettle.recover` queues again a run left without progress
-    (claims.services.abandoned_resettle_runs).
+    (claims.settlement.services.abandoned_resettle_runs).
     """
 
     STATUSES = {"queued": "排队中", "running": "结算中", "done": "已完成", "failed": "失败"}
@@ -126,7 +126,7 @@ class ResettleRun(models.Model):
 class ResettleChunk(models.Model):
     """Persons of one batch run settled in one transaction by whichever worker takes the chunk first.
 
-    A chunk holds persons of one lock bucket (claims.services.bucket_of), so two workers never wait for
+    A chunk holds persons of one lock bucket (claims.settlement.services.bucket_of), so two workers never wait for
     each other's persons, and a claim arriving meanwhile waits only for the chunk of its own bucket."""
 
     run = models.ForeignKey(ResettleRun, models.CASCADE, related_name="chunks", verbose_name="批量重算")

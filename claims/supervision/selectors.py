@@ -11,7 +11,7 @@ from django.db.models.functions import Substr, TruncMonth
 
 from poverty_registry.models import Region
 
-from .models import Case, Hospital
+from ..models import Case, Hospital
 from .rules import RULES, SEVERITIES
 
 OPEN_STATES = ("open", "investigating", "confirmed", "recovering")
@@ -130,7 +130,7 @@ def home_numbers(user) -> dict[str, list]:
 
     from poverty_registry.charts import shows_tile
 
-    from .models import Recovery, ScreeningHit
+    from ..models import Recovery, ScreeningHit
 
     if not user.has_perm("claims.view_screeninghit") or not user.has_perm("claims.view_case"):
         return {}

@@ -1,7 +1,7 @@
 """Routes of the supervisors' pages (基金监管), included under /supervision/."""
 from django.urls import path
 
-from . import supervision_views as views
+from . import views
 
 app_name = "supervision"
 urlpatterns = [

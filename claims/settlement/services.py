@@ -1,5 +1,5 @@
 """Settlement operations that touch the database (DOMAIN §6.3, §9): settle person-years set-based with the
-pure engine (claims.settlement), write a new Settlement version only where the result changed, keep the
+pure engine (claims.settlement.engine), write a new Settlement version only where the result changed, keep the
 old one (is_current False), and refresh the year-to-date totals behind the risk warning list.
 
 One path serves a claim on arrival, an import, a late claim, a policy change and the batch re-settlement
@@ -26,9 +26,8 @@ from poverty_registry import locks, sql
 from poverty_registry.importing import copy_rows, tune_bulk_transaction
 from poverty_registry.scoping import RegionScope
 
-from .models import Claim, PolicySet
-from .policy import incomes_last_year, params_of, policies_for
-from .settlement import (
+from ..models import Claim, PolicySet
+from .engine import (
     ZERO,
     CategorySpan,
     ClaimFacts,
@@ -38,7 +37,8 @@ from .settlement import (
     risk_threshold,
     settle_person_year,
 )
-from .settlement_models import ResettleChunk, ResettleRun
+from .models import ResettleChunk, ResettleRun
+from .policy_sets import incomes_last_year, params_of, policies_for
 
 Key = tuple[str, int]  # (id_number, year): the unit of settlement
 
@@ -111,7 +111,7 @@ def settle_person_years(keys: Iterable[Key], *, reason: str, lock: bool = True) 
 def start_resettle(year: int, region_code: str, *, reason: str = REASON_POLICY, policy: PolicySet | None = None,
                    user=None) -> ResettleRun:
     """Open a batch re-settlement run and queue it on Celery after commit; the page polls its row."""
-    from .tasks import resettle_year_task
+    from ..tasks import resettle_year_task
 
     run = ResettleRun.objects.create(year=year, region_id=region_code, reason=reason, policy=policy,
                                      created_by=user)

@@ -1,4 +1,4 @@
-"""Running the screening rules (claims.rules) over a year, or over the claims of a few persons, and keeping
+"""Running the screening rules (claims.supervision.rules) over a year, or over the claims of a few persons, and keeping
 the screening hits (ScreeningHit) in step with the data, set-based.
 
 A run upserts every hit that holds (INSERT … ON CONFLICT (claim, rule): never a duplicate; the first
@@ -38,7 +38,7 @@ class Setting:
 
 
 def _rows(codes: Iterable[str], year: int) -> dict[str, list[dict]]:
-    from .models import SupervisionParam
+    from ..models import SupervisionParam
 
     rows: dict[str, list[dict]] = {code: [] for code in codes}
     for row in (SupervisionParam.objects.filter(code__in=list(rows)).filter(Q(year=year) | Q(year__isnull=True))
@@ -156,7 +156,7 @@ def screen_persons(id_numbers: Iterable[str], year: int, codes: Iterable[str] | 
 def screen_claims_of_person(id_number: str, year: int, codes: Iterable[str] | None = None) -> dict[str, int]:
     """One person's claims of the year, and of the next year when there are any (an earlier claim arriving
     late can make a later one a readmission, an overlap or one admission too many)."""
-    from .models import Claim
+    from ..models import Claim
 
     counts = screen_persons([id_number], year, codes)
     if Claim.objects.filter(id_number=id_number, year=year + 1).exists():
@@ -187,7 +187,7 @@ def screen_on_commit(id_numbers: Iterable[str], years: Iterable[int]) -> None:
 
 
 def active_hit_counts(year: int) -> dict[str, int]:
-    from .models import ScreeningHit
+    from ..models import ScreeningHit
 
     counts = dict.fromkeys(RULES, 0)
     rows = ScreeningHit.objects.filter(year=year, status="active").values_list("rule").order_by()

@@ -22,13 +22,13 @@ from poverty_registry.admin_base import (
 )
 from poverty_registry.scoping import region_scope
 
-from . import confirmations, services
-from . import policy as policies
-from .forms import ClaimEntryForm, PolicyParamsForm, changed_parameters
-from .models import Claim, Hospital, PolicySet, Settlement
-from .resources import ClaimResource, CountyIncomeResource, HospitalResource, SettlementResource
-from .screening import screen_on_commit
-from .settlement_models import CountyIncome
+from .. import confirmations
+from ..forms import ClaimEntryForm, PolicyParamsForm, changed_parameters
+from ..models import Claim, Hospital, PolicySet, Settlement
+from ..resources import ClaimResource, CountyIncomeResource, HospitalResource, SettlementResource
+from ..supervision.screening import screen_on_commit
+from . import policy_sets, services
+from .models import CountyIncome
 
 
 @admin.register(Hospital)
@@ -58,7 +58,7 @@ class PolicySetAdmin(ScopedAdmin):
         scope = region_scope(request.user)
         if scope.is_empty or scope.is_all or not request.user.has_perm("claims.view_policyset"):
             return own
-        above = policies.region_chain(scope.code())[1:]
+        above = policy_sets.region_chain(scope.code())[1:]
         return PolicySet.objects.filter(Q(pk__in=own.values("pk")) | Q(region_id__in=above, in_force=True))
 
     def get_readonly_fields(self, request, obj=None):
@@ -107,14 +107,14 @@ class PolicySetAdmin(ScopedAdmin):
         year = form.instance.year
         old = obj.params if obj is not None else self._in_force_params(year, target.code)
         changed = changed_parameters(old, form.params.to_dict()) if old else None
-        return confirmations.policy_save_ask(year, target, policies.next_version(year, target.code), changed,
+        return confirmations.policy_save_ask(year, target, policy_sets.next_version(year, target.code), changed,
                                              bool(form.cleaned_data.get("resettle")), self._back_url(obj))
 
     @staticmethod
     def _in_force_params(year: int, region_code: str) -> dict:
         try:
-            return policies.policy_for(year, region_code).params
-        except policies.PolicyNotFound:
+            return policy_sets.policy_for(year, region_code).params
+        except policy_sets.PolicyNotFound:
             return {}
 
     def _back_url(self, obj) -> str:
@@ -124,7 +124,7 @@ class PolicySetAdmin(ScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         region = self.target_region(request, obj)
-        request._policy_saved = policies.save_version(obj.year, region, form.params, user=request.user,
+        request._policy_saved = policy_sets.save_version(obj.year, region, form.params, user=request.user,
                                                       note=form.cleaned_data.get("note", ""))
         if form.cleaned_data.get("resettle"):
             request._resettle_run = services.start_resettle(obj.year, region.code, policy=request._policy_saved,

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from poverty_registry import locks
 
-from .models import ScreeningRun
+from ..models import ScreeningRun
 from .rules import RULES
 from .screening import screen_year
 

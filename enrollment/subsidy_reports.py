@@ -18,8 +18,8 @@ from poverty_registry import locks, sql
 from poverty_registry.models import Region
 
 from .models import SubsidyLine, SubsidyReport, SubsidyReportLine
-from .policy import CATEGORY_RANK
 from .subsidies import scope_pattern
+from .subsidy_rules import CATEGORY_RANK
 
 
 class NothingToIssue(ValueError):

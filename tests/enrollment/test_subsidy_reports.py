@@ -13,14 +13,14 @@ from django.db.utils import ProgrammingError
 from django.urls import reverse
 
 from enrollment.models import SubsidyLine, SubsidyReport
-from enrollment.reports import (
+from enrollment.subsidies import compute_subsidies
+from enrollment.subsidy_reports import (
     checksum_of_lines,
     compare_with_current,
     issue_report,
     report_summary,
     verify_report,
 )
-from enrollment.subsidies import compute_subsidies
 from tests.confirming import post_confirmed
 from tests.conftest import VILLAGE_A
 from tests.enrollment.conftest import categorised, enrol
@@ -103,7 +103,7 @@ def test_frozen_lines_refuse_change_and_tampering_fails_verification(computed, c
 
 
 def test_nothing_to_issue(regions, policies, county_a):
-    from enrollment.reports import NothingToIssue
+    from enrollment.subsidy_reports import NothingToIssue
 
     with pytest.raises(NothingToIssue):
         issue_report(Y, "430621", county_a)

@@ -4,7 +4,7 @@
 Every query returns `(claim_id, evidence jsonb)` for the claims selected by `{hit}` (a predicate on the
 alias `c`: the year, optionally some persons, and the regions a parameter setting applies to). Rules about
 two claims make the later claim (admission date, then claim number, then id) the hit and list the earlier
-ones in `evidence.claims`. No Django models are imported here; claims.screening runs the queries.
+ones in `evidence.claims`. No Django models are imported here; claims.supervision.screening runs the queries.
 """
 from __future__ import annotations
 
@@ -224,8 +224,8 @@ def describe_params(code: str, params: dict | None) -> str:
 
 
 # ---- queries ------------------------------------------------------------------------------------
-# Each rule's SELECT is a file in claims/sql/rules/. Placeholders: %(year)s, %(year_start)s, %(year_end)s and
-# the rule's own parameters (prefixed p_); the fragments {hit} (the claims that may be hit, alias c),
+# Each rule's SELECT is a file in sql/rules/ beside this module. Placeholders: %(year)s, %(year_start)s,
+# %(year_end)s and the rule's own parameters (prefixed p_); the fragments {hit} (the claims that may be hit, alias c),
 # {persons_e} / {persons_c} (alias e / c narrowed to the persons screened), {groups} (R07) and the "later"
 # order below are filled by rule_query.
 
@@ -233,16 +233,19 @@ def _rule_sql(name: str) -> str:
     return sql.load(__name__, f"rules/{name}")
 
 
-def _r01(p: dict) -> tuple[str, dict]:
-    return _rule_sql("R01_after_death"), {}
+def claims_after_death(p: dict) -> tuple[str, dict]:
+    """R01: admitted or discharged after the person's death date."""
+    return _rule_sql("R01_claims_after_death"), {}
 
 
-def _r02(p: dict) -> tuple[str, dict]:
+def overlapping_stays(p: dict) -> tuple[str, dict]:
+    """R02: two stays of one person overlap in time (any hospitals)."""
     return _rule_sql("R02_overlapping_stays"), {}
 
 
-def _r03(p: dict) -> tuple[str, dict]:
-    return _rule_sql("R03_readmission"), {"p_days": p["days"]}
+def readmission_within_days(p: dict) -> tuple[str, dict]:
+    """R03 (分解住院): back in the same hospital with the same 3-character diagnosis within N days."""
+    return _rule_sql("R03_readmission_within_days"), {"p_days": p["days"]}
 
 
 def _range_sql(ranges: list[str], key: str, params: dict) -> str:
@@ -254,34 +257,43 @@ def _range_sql(ranges: list[str], key: str, params: dict) -> str:
     return "(" + " OR ".join(parts) + ")" if parts else "false"
 
 
-def _r04(p: dict) -> tuple[str, dict]:
+def diagnosis_impossible_for_sex_or_age(p: dict) -> tuple[str, dict]:
+    """R04 (借证/冒名): a diagnosis the person's sex or age rules out."""
     params = {"p_infant_years": p["infant_max_years"]}
     ranges = {kind: _range_sql(p[kind], kind, params) for kind in ("male", "female", "infant")}
-    return sql.fill(_rule_sql("R04_diagnosis_sex_age"), **ranges), params
+    return sql.fill(_rule_sql("R04_diagnosis_impossible_for_sex_or_age"), **ranges), params
 
 
-def _r05(p: dict) -> tuple[str, dict]:
-    return _rule_sql("R05_not_enrolled"), {"p_statuses": p["enrolled_statuses"]}
+def not_enrolled_in_year(p: dict) -> tuple[str, dict]:
+    """R05: a claim for a person not enrolled in the claim's year."""
+    return _rule_sql("R05_not_enrolled_in_year"), {"p_statuses": p["enrolled_statuses"]}
 
 
-def _r06(p: dict) -> tuple[str, dict]:
+def duplicate_claims(p: dict) -> tuple[str, dict]:
+    """R06: same person, hospital, dates and total cost under another claim number."""
     return _rule_sql("R06_duplicate_claims"), {}
 
 
-def _r07(p: dict) -> tuple[str, dict]:
+def cost_outlier(p: dict) -> tuple[str, dict]:
+    """R07: total cost above k × the median of the same diagnosis and hospital level."""
     return _rule_sql("R07_cost_outlier"), {"p_k": p["k"], "p_min": p["min_claims"]}
 
 
-def _r08(p: dict) -> tuple[str, dict]:
+def frequent_admissions(p: dict) -> tuple[str, dict]:
+    """R08: more than N admissions of one person within the window."""
     return _rule_sql("R08_frequent_admissions"), {"p_window": p["window_days"], "p_max": p["max_admissions"]}
 
 
-def _r09(p: dict) -> tuple[str, dict]:
+def bed_blocking(p: dict) -> tuple[str, dict]:
+    """R09 (挂床): a long stay with an average daily cost below the floor."""
     return _rule_sql("R09_bed_blocking"), {"p_days": p["max_days"], "p_floor": p["daily_floor"]}
 
 
-QUERIES = {"R01": _r01, "R02": _r02, "R03": _r03, "R04": _r04, "R05": _r05, "R06": _r06, "R07": _r07,
-           "R08": _r08, "R09": _r09}
+# The rule codes are data (stored on hits and parameter settings, shown on screens); the queries are named
+# for what they catch.
+QUERIES = {"R01": claims_after_death, "R02": overlapping_stays, "R03": readmission_within_days,
+           "R04": diagnosis_impossible_for_sex_or_age, "R05": not_enrolled_in_year, "R06": duplicate_claims,
+           "R07": cost_outlier, "R08": frequent_admissions, "R09": bed_blocking}
 
 
 def rule_query(code: str, params: dict, *, hit: str, persons: bool, name: str = "") -> tuple[str, dict]:

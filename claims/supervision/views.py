@@ -1,6 +1,6 @@
 """The supervisors' pages (基金监管): audit overview with charts, hits, a claim's drill-down, a hospital's
 profile, cases and their state machine, exports. Thin: every queryset is restrict()-ed to the user's region,
-selectors live in claims.supervision_reports and operations in claims.cases."""
+selectors live in claims.supervision_selectors and operations in claims.supervision.cases."""
 from __future__ import annotations
 
 import datetime as dt
@@ -26,10 +26,10 @@ from poverty_registry.redirects import safe_next
 from poverty_registry.uploads import UPLOAD_NOT_STORED, upload_not_stored
 from poverty_registry.workbook import Sheet
 
+from .. import confirmations
+from ..models import Case, CaseAttachment, Claim, Hospital, ScreeningHit, ScreeningRun
 from . import cases as case_service
-from . import confirmations, screening_runs
-from . import supervision_reports as reports
-from .models import Case, CaseAttachment, Claim, Hospital, ScreeningHit, ScreeningRun
+from . import screening_runs, selectors
 from .rules import RULES, SEVERITIES
 
 VIEW_HITS = "claims.view_screeninghit"
@@ -41,7 +41,7 @@ RUN_SCREENING = "claims.run_screening"
 
 def _year(request, hits) -> int:
     try:
-        return int(request.GET.get("year") or 0) or reports.latest_year(hits, timezone.localdate().year)
+        return int(request.GET.get("year") or 0) or selectors.latest_year(hits, timezone.localdate().year)
     except ValueError:
         return timezone.localdate().year
 
@@ -91,17 +91,17 @@ def _overview_data(request) -> dict:
     return {
         "year": year, "years": sorted(set(all_hits.values_list("year", flat=True).distinct()) | {year}),
         "total_hits": hits.count(), "hit_claims": hits.values("claim_id").distinct().count(),
-        "by_rule": reports.bars(reports.hits_by_rule(hits), lambda r: f"{r[0]} {r[1]}",
+        "by_rule": selectors.bars(selectors.hits_by_rule(hits), lambda r: f"{r[0]} {r[1]}",
                                 lambda r: f"{hits_url}?year={year}&rule={r[0]}"),
-        "by_hospital": reports.bars(reports.hits_by_hospital(hits), lambda r: r[1],
+        "by_hospital": selectors.bars(selectors.hits_by_hospital(hits), lambda r: r[1],
                                     lambda r: reverse("supervision:hospital", args=[r[0]])),
-        "by_township": reports.bars(reports.hits_by_township(hits), lambda r: r[1],
+        "by_township": selectors.bars(selectors.hits_by_township(hits), lambda r: r[1],
                                     lambda r: f"{hits_url}?year={year}&township={r[0]}"),
-        "by_month": reports.bars(reports.hits_by_month(hits), lambda r: r[0],
+        "by_month": selectors.bars(selectors.hits_by_month(hits), lambda r: r[0],
                                  lambda r: f"{hits_url}?year={year}&month={r[0]}"),
-        "by_age": reports.bars(reports.open_cases_by_age(cases, timezone.localdate())),
-        "by_state": reports.cases_by_state(cases),
-        "money": reports.money(cases),
+        "by_age": selectors.bars(selectors.open_cases_by_age(cases, timezone.localdate())),
+        "by_state": selectors.cases_by_state(cases),
+        "money": selectors.money(cases),
     }
 
 
@@ -126,7 +126,7 @@ def overview(request):
     data = _overview_data(request)
     data.update(_screening_panel(request, data["year"]))
     money = data["money"]
-    data["money_bars"] = reports.bars([("应追回（含罚款）", money["due"]), ("已追回", money["recovered"]),
+    data["money_bars"] = selectors.bars([("应追回（含罚款）", money["due"]), ("已追回", money["recovered"]),
                                        ("未追回余额", money["balance"])])
     for bar, cls in zip(data["money_bars"], ("", "recovered", "balance")):
         bar["cls"], bar["value"] = cls, f"¥{bar['value']:,.2f}"
@@ -153,7 +153,7 @@ def _filtered_hits(request):
     hits = ScreeningHit.objects.restrict(request.user)
     year = _year(request, hits)
     filters = _hit_filters(request)
-    return reports.filter_hits(hits, year=year, **filters), year, filters
+    return selectors.filter_hits(hits, year=year, **filters), year, filters
 
 
 @login_required
@@ -214,10 +214,10 @@ def hospital_profile(request, pk):
     claims = Claim.objects.restrict(user)
     hospital = get_object_or_404(visible_hospitals(user, claims.filter(hospital_id=pk).values("hospital_id")[:1]),
                                  pk=pk)
-    profile = reports.hospital_profile(hospital, claims, ScreeningHit.objects.restrict(user),
+    profile = selectors.hospital_profile(hospital, claims, ScreeningHit.objects.restrict(user),
                                        Case.objects.restrict(user))
     hits_url = reverse("supervision:hits")
-    profile["by_rule_bars"] = reports.bars(profile["by_rule"], lambda r: f"{r[0]} {r[1]}",
+    profile["by_rule_bars"] = selectors.bars(profile["by_rule"], lambda r: f"{r[0]} {r[1]}",
                                            lambda r: f"{hits_url}?hospital={hospital.pk}&rule={r[0]}")
     return render(request, "supervision/hospital.html", {"hospital": hospital, **profile,
                                                          "audit_url": audit_url(Hospital, hospital.pk)})
@@ -359,7 +359,7 @@ def case_detail(request, pk):
 @permission_required("claims.change_case", raise_exception=True)
 @require_POST
 def case_action(request, pk):
-    """Every state change and entry of the case page: the service decides, the page reports."""
+    """Every state change and entry of the case page: the service decides, the page selectors."""
     user = request.user
     case = get_object_or_404(Case.objects.restrict(user, "change"), pk=pk)
     action = request.POST.get("action", "")
@@ -456,7 +456,7 @@ def screen_now(request):
     except screening_runs.AlreadyScreening as exc:
         messages.error(request, str(exc))
         return redirect(back)
-    from .supervision_tasks import screen_nightly
+    from .tasks import screen_nightly
 
     if not enqueue(screen_nightly, None, run.pk):
         screening_runs.give_up(run.pk, BACKGROUND_UNAVAILABLE)
