@@ -2,6 +2,7 @@
 always over a queryset already restricted to the user's region."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -11,7 +12,9 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import Substr
 
 from enrollment.selectors import FAST_AGGREGATE
+from poverty_registry.figures import cached_figures, scope_part
 from poverty_registry.models import Region
+from poverty_registry.scoping import region_scope
 
 from .models import HOSPITAL_LEVELS, Claim, Hospital, Settlement
 from .settlement.engine import CATEGORY_NAMES, TIER_NAMES
@@ -146,7 +149,29 @@ def _rows(rows: list[tuple], position: int, labels: dict) -> list[StatRow]:
 def statistics(qs) -> dict:
     """Persons and person-times, total cost, paid by tier, effective ratio overall and per township,
     hospital, category and hospital level; the share of poor in-county inpatients paying ≤ 10 %."""
-    groups = _grouped(qs)
+    return _statistics(_grouped(qs))
+
+
+def year_statistics(user, year: int, region: str = "") -> dict:
+    """statistics() of the user's current settlements of the year (in `region`, within the user's scope) from
+    the figure cache — shared by everyone of the same scope — with when they were computed ("computed_at")."""
+    qs = current_settlements(Settlement.objects.restrict(user), year, region)
+    may_view = int(user.has_perm("claims.view_settlement"))  # without it restrict() gives nothing
+    figures = cached_figures(("claims_statistics", scope_part(region_scope(user)), may_view, year, region or "all"),
+                             lambda: _grouped(qs))
+    return {**_statistics(_from_json(figures.value)), "computed_at": figures.computed_at}
+
+
+# The money columns of a _grouped row (total cost, each tier, self-pay): Decimals, strings in the cache.
+_MONEY = range(7, 9 + len(TIER_COLUMNS))
+
+
+def _from_json(groups: dict[str, list[list]]) -> dict[str, list[tuple]]:
+    return {name: [tuple(Decimal(v) if i in _MONEY and v is not None else v for i, v in enumerate(row))
+                   for row in rows] for name, rows in groups.items()}
+
+
+def _statistics(groups: dict[str, list[tuple]]) -> dict:
     total = groups["overall"][0]
     overall = _stat_row("all", "合计", total)
     townships = _rows(groups["townships"], 1, {})
@@ -210,7 +235,7 @@ def home_numbers(user) -> dict[str, list]:
 
     from poverty_registry.charts import shows_tile
 
-    out: dict[str, list] = {"figures": [], "todos": [], "links": [], "tiles": []}
+    out: dict[str, list] = {"figures": [], "todos": [], "links": [], "tiles": [], "computed_at": []}
     today = timezone.localdate()
     year = today.year
     if user.has_perm("claims.view_personyeartotal"):
@@ -223,7 +248,8 @@ def home_numbers(user) -> dict[str, list]:
         url = f"{reverse('claims:statistics')}?year={year}"
         wanted = [key for key in ("oneshop_ratio", "low_self_pay") if shows_tile(user, key)]
         if wanted:
-            months = poor_settlements_by_month(Settlement.objects.restrict(user), year)
+            months, computed_at = cached_poor_settlements_by_month(user, year)
+            out["computed_at"].append(computed_at)
             tiles = {"oneshop_ratio": oneshop_ratio_tile, "low_self_pay": low_self_pay_tile}
             out["tiles"] += [tiles[key](months, year, today.month, url) for key in wanted]
         out["links"].append(("一站式结算统计", reverse("claims:statistics")))
@@ -252,6 +278,19 @@ def poor_settlements_by_month(settlements, year: int) -> dict[int, dict]:
                       low=Count("id", filter=POOR_IN_COUNTY_INPATIENT & Q(
                           self_pay__lte=F("claim__total_cost") * Decimal("0.10")))))
     return {row["month"]: row for row in rows}
+
+
+def cached_poor_settlements_by_month(user, year: int) -> tuple[dict[int, dict], dt.datetime]:
+    """poor_settlements_by_month of the user's scope (who has view_settlement) from the figure cache, and when
+    it was computed."""
+    figures = cached_figures(("poor_settlements_by_month", scope_part(region_scope(user)), year),
+                             lambda: poor_settlements_by_month(Settlement.objects.restrict(user), year))
+    return {int(month): {**row, "cost": _decimal(row["cost"]), "paid_self": _decimal(row["paid_self"])}
+            for month, row in figures.value.items()}, figures.computed_at
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 def _sum(months: dict[int, dict], key: str):

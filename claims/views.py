@@ -46,8 +46,7 @@ def sheet(request, pk: int):
 @login_required
 def statistics(request):
     form, year, region = _scope(request)
-    qs = selectors.current_settlements(Settlement.objects.restrict(request.user), year, region)
-    stats = selectors.statistics(qs)
+    stats = selectors.year_statistics(request.user, year, region)
     if request.GET.get("format") == "xlsx":  # figures by group, no person: recorded as any export
         groups = sum(len(stats[key]) for key in ("townships", "hospitals", "categories", "levels"))
         return workbook.export(request, f"一站式结算统计_{year}.xlsx", exports.statistics_sheets(stats, year, region),

@@ -92,6 +92,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # effort), it does not hang a request.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                       "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 5}}}
+# How long the dashboards' and statistics' aggregates are kept (poverty_registry/figures.py); 0 keeps none.
+DASHBOARD_CACHE_SECONDS = int(os.environ.get("DASHBOARD_CACHE_SECONDS", "300"))
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL

@@ -9,13 +9,14 @@ enrolment was imported (that fallback probes one index entry, and only for perso
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Sum
 
 from poverty_registry import sql
+from poverty_registry.figures import cached_figures, scope_part
 from poverty_registry.models import Region
 from poverty_registry.regions import LEVEL_LENGTHS
 from poverty_registry.scoping import RegionScope
@@ -140,24 +141,25 @@ def home_numbers(user) -> dict[str, list]:
     from poverty_registry.charts import shows_tile
     from poverty_registry.scoping import region_scope
 
-    numbers: dict[str, list] = {"figures": [], "todos": [], "links": [], "tiles": []}
+    numbers: dict[str, list] = {"figures": [], "todos": [], "links": [], "tiles": [], "computed_at": []}
     region = region_scope(user)
     if region.is_empty or not user.has_perm("enrollment.view_enrolment"):
         return numbers
-    scope = region.code()
     today = timezone.localdate()
     year = today.year
     chase_url = f"{reverse('enrollment:chase')}?year={year}"
     if shows_tile(user, "enrolment_rate"):
-        progress = enrolment_progress(year, scope)
+        progress, computed_at = cached_enrolment_progress(year, region)
+        numbers["computed_at"].append(computed_at)
         numbers["tiles"].append(enrolment_tile(progress, year, today.month, reverse("enrollment:rate")))
         if user.role == "township":
             numbers["figures"].append((f"{year}年未参保", progress.total.unenrolled))
             if progress.total.unenrolled:
                 numbers["todos"].append((f"动员{year}年未参保人员参保", chase_url, progress.total.unenrolled))
     if shows_tile(user, "subsidy_paid") and user.has_perm("enrollment.view_subsidyline"):
-        numbers["tiles"].append(subsidy_tile(subsidy_by_month(year, scope), year, today.month,
-                                             reverse("enrollment:subsidies")))
+        by_month, computed_at = cached_subsidy_by_month(year, region)
+        numbers["computed_at"].append(computed_at)
+        numbers["tiles"].append(subsidy_tile(by_month, year, today.month, reverse("enrollment:subsidies")))
     numbers["links"] += [("参保率", reverse("enrollment:rate")), ("未参保人员", chase_url)]
     if user.has_perm("enrollment.view_subsidyline"):
         numbers["links"].append(("资助参保", reverse("enrollment:subsidies")))
@@ -205,6 +207,21 @@ def enrolment_progress(year: int, scope_code: str) -> EnrolmentProgress:
         cursor.execute(sql.load(__name__, "enrolled_by_month"), _params(year, scope_code))
         counts = dict(cursor.fetchall())
     return EnrolmentProgress(sum(counts.values()), {month: n for month, n in counts.items() if month})
+
+
+def cached_enrolment_progress(year: int, region: RegionScope) -> tuple[EnrolmentProgress, dt.datetime]:
+    """enrolment_progress from the figure cache (the dashboard's heaviest aggregate), and when it was computed."""
+    figures = cached_figures(("enrolment_progress", scope_part(region), year),
+                             lambda: asdict(enrolment_progress(year, region.code())))
+    by_month = {int(month): n for month, n in figures.value["enrolled_by_month"].items()}
+    return EnrolmentProgress(figures.value["registered"], by_month), figures.computed_at
+
+
+def cached_subsidy_by_month(year: int, region: RegionScope) -> tuple[dict[int, Decimal], dt.datetime]:
+    """subsidy_by_month from the figure cache, and when it was computed."""
+    figures = cached_figures(("subsidy_by_month", scope_part(region), year),
+                             lambda: subsidy_by_month(year, region.code()))
+    return {int(month): Decimal(total) for month, total in figures.value.items()}, figures.computed_at
 
 
 def subsidy_by_month(year: int, scope_code: str) -> dict[int, Decimal]:

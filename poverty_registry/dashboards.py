@@ -10,12 +10,16 @@ from collections.abc import Callable
 from django.db.models import Count, Q
 from django.urls import reverse
 
+from .figures import Figures, cached_figures, oldest, scope_part
 from .matching.selectors import home_numbers as matching_numbers
 from .models import Household, Person, Region
 from .navigation import identity
+from .scoping import region_scope
 
-# home_numbers(user) -> {"figures"|"tiles"|"todos"|"links": [...]} of each upper app, in the order registered
-# (INSTALLED_APPS order: enrolment, then settlement and supervision); the page shows them in that order.
+# home_numbers(user) -> {"figures"|"tiles"|"todos"|"links"|"computed_at": [...]} of each upper app, in the order
+# registered (INSTALLED_APPS order: enrolment, then settlement and supervision); the page shows them in that order.
+# "computed_at": when the figure cache computed the app's figures (poverty_registry.figures); the page shows the
+# oldest.
 HomeNumbers = Callable[[object], dict[str, list]]
 _PROVIDERS: list[HomeNumbers] = []
 
@@ -28,7 +32,6 @@ def register(provider: HomeNumbers) -> None:
 
 def home_context(user) -> dict:
     region = user.region if user.region_id else None
-    persons = Person.objects.restrict(user)
     region_name, role_name = identity(user)
     context = {
         "region": region,
@@ -38,20 +41,36 @@ def home_context(user) -> dict:
         "tiles": [],
         "todos": [],
         "links": [],
+        "computed_at": [],  # when each cached figure was computed (providers add theirs under this key)
     }
     if user.has_perm("poverty_registry.view_person"):
-        counts = persons.aggregate(all=Count("id"), dead=Count("id", filter=Q(death_date__isnull=False)))
+        counts = registry_counts(user)
         context["figures"] += [
-            ("建档立卡人员", counts["all"]),
-            ("建档立卡户", Household.objects.restrict(user).count()),
-            ("已死亡待核", counts["dead"]),
+            ("建档立卡人员", counts.value["all"]),
+            ("建档立卡户", counts.value["households"]),
+            ("已死亡待核", counts.value["dead"]),
         ]
+        context["computed_at"].append(counts.computed_at)
         context["links"].append(("建档立卡人员", reverse("admin:poverty_registry_person_changelist")))
     for provider in [*_PROVIDERS, matching_numbers]:
         for key, items in provider(user).items():
             context[key] += items
+    context["figures_computed_at"] = oldest(context.pop("computed_at"))
     if user.has_perm("poverty_registry.view_auditrecord"):
         context["links"].append(("审计记录", reverse("admin:poverty_registry_auditrecord_changelist")))
     if user.has_perm("poverty_registry.view_region"):
         context["subregions"] = list(Region.objects.restrict(user).filter(parent=region)[:50]) if region else []
     return context
+
+
+def registry_counts(user) -> Figures:
+    """The ledger's persons, households and dead of the user's scope (figure cache: a count over a whole city
+    is not for every opening of the home page). Households only with their permission."""
+    households = user.has_perm("poverty_registry.view_household")
+
+    def compute() -> dict:
+        counts = Person.objects.restrict(user).aggregate(all=Count("id"),
+                                                          dead=Count("id", filter=Q(death_date__isnull=False)))
+        return {**counts, "households": Household.objects.restrict(user).count() if households else 0}
+
+    return cached_figures(("registry_counts", scope_part(region_scope(user)), int(households)), compute)

@@ -28,6 +28,25 @@ def django_db_setup(django_db_setup, django_db_blocker):
     connection.close()
 
 
+@pytest.fixture(autouse=True)
+def _figures_of_this_test_only():
+    """The figure cache (poverty_registry/figures.py) lives in the tests' Redis and outlives a test: a figure
+    one test computed must not show in the next, whose data differ. Only the figures' keys go (the broker
+    shares the Redis database)."""
+    from django.core.cache import cache
+
+    from poverty_registry import figures
+
+    figures.forget_failures()
+    try:
+        client = cache._cache.get_client(write=True)
+        stale = list(client.scan_iter(cache.make_key(figures.figure_key(("*",)))))
+        if stale:
+            client.delete(*stale)
+    except Exception:  # noqa: BLE001,S110 — no Redis: no figure kept either
+        pass
+
+
 @pytest.fixture
 def regions(db):
     from poverty_registry.services import load_regions
