@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from claims.services import settle_claims
+from claims.settlement.services import settle_claims
 from poverty_registry import figures
 from tests.claims.settlement_helpers import category, claim, enrol, policies  # noqa: F401
 from tests.conftest import TOWNSHIP_A, VILLAGE_A, VILLAGE_B, make_person, make_staff
