@@ -222,7 +222,7 @@ def test_killed_import_leaves_ledger_unchanged(tmp_path, clerk_a):
 def _writing(database: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
-                       "AND (query ILIKE 'INSERT INTO poverty_registry_%%' OR query ILIKE 'COPY ledger_stage%%')",
+                       "AND (query ILIKE '%%INSERT INTO poverty_registry_%%' OR query ILIKE '%%COPY ledger_stage%%')",
                        [database])
         return cursor.fetchone()[0] > 0
 
