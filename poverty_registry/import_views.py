@@ -97,9 +97,7 @@ def status(request, pk: int):
 @login_required
 @require_POST
 def confirm(request, pk: int):
-    run = _run(request, pk)
-    if request.user != run.user:
-        raise PermissionDenied
+    run = _own_run(request, pk)
     return _step(request, run, lambda: importing.confirm(run.pk, request.user, request.POST.get("sha256", "")))
 
 
@@ -113,11 +111,17 @@ def may_take_error_file(user, run: ImportRun) -> bool:
 @require_POST
 def retry(request, pk: int):
     """An interrupted or stale run again from its kept file: its preview, or its confirm."""
+    run = _own_run(request, pk)
+    step = "confirm" if request.POST.get("step") == "confirm" else "preview"
+    return _step(request, run, lambda: importing.retry(run.pk, step))
+
+
+def _own_run(request, pk: int) -> ImportRun:
+    """A run only its uploader may confirm or retry (others of the region see it, nothing more)."""
     run = _run(request, pk)
     if request.user != run.user:
         raise PermissionDenied
-    step = "confirm" if request.POST.get("step") == "confirm" else "preview"
-    return _step(request, run, lambda: importing.retry(run.pk, step))
+    return run
 
 
 def _step(request, run: ImportRun, start):
